@@ -1,0 +1,208 @@
+// Package store keeps scimless's data in one DynamoDB table (see package
+// table for its keys and indexes). Every access pattern is a named method, so
+// the cost table in docs/design.md maps one to one onto code; every key starts
+// with the tenant, so no method can read or write across tenants.
+//
+// The store talks items; it knows nothing of SCIM or HTTP. Resource documents
+// are opaque JSON owned by the caller.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+	"github.com/guregu/dynamo/v2"
+
+	"github.com/scimless/scimless/pkg/table"
+)
+
+// Errors returned by the store. Callers test them with errors.Is.
+var (
+	// ErrNotFound means the item does not exist (in this tenant).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a uniqueness guard is taken (userName, displayName…).
+	ErrConflict = errors.New("conflict")
+	// ErrVersion means the item changed since it was read (optimistic lock).
+	ErrVersion = errors.New("version conflict")
+	// ErrTooLarge means a request would exceed a DynamoDB limit.
+	ErrTooLarge = errors.New("too large")
+)
+
+// Store is the single-table data store. It is safe for concurrent use.
+type Store struct {
+	db    *dynamo.DB
+	table dynamo.Table
+	name  string
+	now   func() time.Time
+	// CursorTTL is how long an index-paging cursor is kept (default 15 min).
+	cursorTTL time.Duration
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock used for timestamps and TTLs (tests).
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// New returns a store over the named table, using client.
+func New(client *dynamodb.Client, tableName string, opts ...Option) *Store {
+	db := dynamo.NewFromIface(client)
+	s := &Store{db: db, table: db.Table(tableName), name: tableName, now: time.Now, cursorTTL: 15 * time.Minute}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// TableName returns the name of the table the store uses.
+func (s *Store) TableName() string { return s.name }
+
+// ClientConfig says how to reach DynamoDB.
+type ClientConfig struct {
+	// Endpoint is a DynamoDB-compatible endpoint URL; empty means AWS.
+	Endpoint string
+	// Region is the AWS region; empty means the SDK's default chain
+	// (us-east-1 for a local endpoint).
+	Region string
+	// Metrics, if set, counts every request and the items it reads and writes.
+	Metrics *Metrics
+}
+
+// NewClient returns a DynamoDB client. Against AWS it uses the standard
+// credential chain; against a local endpoint it uses static dummy credentials.
+// Transaction conflicts are retried by the SDK's standard retryer.
+func NewClient(ctx context.Context, cfg ClientConfig) (*dynamodb.Client, error) {
+	opts := []func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer { return retry.NewStandard(dynamo.RetryTxConflicts) }),
+	}
+	if cfg.Region != "" {
+		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	if cfg.Endpoint != "" {
+		if cfg.Region == "" {
+			opts = append(opts, config.WithRegion("us-east-1"))
+		}
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load aws config: %w", err)
+	}
+	return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		if cfg.Metrics != nil {
+			o.APIOptions = append(o.APIOptions, cfg.Metrics.middleware)
+		}
+	}), nil
+}
+
+// CreateTableInput returns the CreateTable request for the table definition in
+// package table: on-demand billing, string keys, every index projecting all.
+func CreateTableInput(name string) *dynamodb.CreateTableInput {
+	attrs := []types.AttributeDefinition{
+		{AttributeName: aws.String(table.PartitionKey), AttributeType: types.ScalarAttributeTypeS},
+		{AttributeName: aws.String(table.SortKey), AttributeType: types.ScalarAttributeTypeS},
+	}
+	var gsis []types.GlobalSecondaryIndex
+	for _, ix := range table.Indexes() {
+		attrs = append(attrs,
+			types.AttributeDefinition{AttributeName: aws.String(ix.PartitionKey), AttributeType: types.ScalarAttributeTypeS},
+			types.AttributeDefinition{AttributeName: aws.String(ix.SortKey), AttributeType: types.ScalarAttributeTypeS})
+		gsis = append(gsis, types.GlobalSecondaryIndex{
+			IndexName: aws.String(ix.Name),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(ix.PartitionKey), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(ix.SortKey), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		})
+	}
+	return &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		AttributeDefinitions: attrs,
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(table.PartitionKey), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(table.SortKey), KeyType: types.KeyTypeRange},
+		},
+		GlobalSecondaryIndexes: gsis,
+		BillingMode:            types.BillingModePayPerRequest,
+	}
+}
+
+// EnsureTable creates the table if it does not exist, waits until it is
+// active and enables TTL on table.TTLAttribute.
+func EnsureTable(ctx context.Context, client *dynamodb.Client, name string) error {
+	_, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	var nf *types.ResourceNotFoundException
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &nf):
+		return fmt.Errorf("describe table %s: %w", name, err)
+	}
+	if _, err := client.CreateTable(ctx, CreateTableInput(name)); err != nil {
+		var inUse *types.ResourceInUseException
+		if !errors.As(err, &inUse) {
+			return fmt.Errorf("create table %s: %w", name, err)
+		}
+	}
+	w := dynamodb.NewTableExistsWaiter(client)
+	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 5*time.Minute); err != nil {
+		return fmt.Errorf("wait for table %s: %w", name, err)
+	}
+	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(name),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(table.TTLAttribute), Enabled: aws.Bool(true),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("enable ttl on %s: %w", name, err)
+	}
+	return nil
+}
+
+// Ping checks that the table is reachable.
+func (s *Store) Ping(ctx context.Context) error {
+	var it struct{}
+	err := s.table.Get(table.PartitionKey, "PING").Range(table.SortKey, dynamo.Equal, "PING").One(ctx, &it)
+	if err != nil && !errors.Is(err, dynamo.ErrNotFound) {
+		return fmt.Errorf("ping table %s: %w", s.name, err)
+	}
+	return nil
+}
+
+// txReason returns the cancellation reason codes of a transaction error.
+func txReasons(err error) []string {
+	var txe *types.TransactionCanceledException
+	if !errors.As(err, &txe) {
+		return nil
+	}
+	codes := make([]string, len(txe.CancellationReasons))
+	for i, r := range txe.CancellationReasons {
+		codes[i] = aws.ToString(r.Code)
+	}
+	return codes
+}
+
+// isCondFailed reports whether err is a failed condition (plain or in a transaction).
+func isCondFailed(err error) bool { return dynamo.IsCondCheckFailed(err) }
+
+// isValidation reports a ValidationException (e.g. an item over 400 KB).
+func isValidation(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "ValidationException"
+}
+
+func tenantPK(tenant string) string { return "T#" + tenant }
