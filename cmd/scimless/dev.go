@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/scim"
+)
+
+// tokenList collects repeated -token flags.
+type tokenList []string
+
+func (l *tokenList) String() string     { return fmt.Sprint(len(*l), " tokens") }
+func (l *tokenList) Set(v string) error { *l = append(*l, v); return nil }
+
+// defaultTenant is the tenant of a -token given without a TENANT: prefix.
+const defaultTenant = "default"
+
+// splitToken parses "-token VALUE" or "-token TENANT:VALUE".
+func splitToken(v string) (tenant, secret string) {
+	if t, s, ok := strings.Cut(v, ":"); ok && auth.ValidTenant(t) {
+		return t, s
+	}
+	return defaultTenant, v
+}
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT")
+	var tokens tokenList
+	fs.Var(&tokens, "token", "accept this bearer token (repeatable); TENANT:VALUE binds it to a tenant (default tenant \"default\")")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	var tf tableFlags
+	tf.register(fs, true)
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	tf.parsed(fs)
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(*logLevel))); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	db, err := tf.open(ctx, true, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	generated := ""
+	if len(tokens) == 0 {
+		secret, err := auth.NewSecret()
+		if err != nil {
+			return err
+		}
+		generated = secret
+		tokens = append(tokens, secret)
+	}
+	for _, t := range tokens {
+		tenant, secret := splitToken(t)
+		if _, _, err := auth.Issue(ctx, db.Store, auth.IssueOptions{Tenant: tenant, Secret: secret, Label: "dev"}); err != nil {
+			return fmt.Errorf("-token: %w", err)
+		}
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	handler := devHandler(scim.New(scim.Config{
+		Store: db.Store, Auth: auth.NewAuthenticator(db.Store, 0), Logger: logger,
+	}), db)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+
+	base := "http://" + ln.Addr().String() + scim.Prefix
+	engine := "embedded DynamoDB-compatible engine (data is kept in memory until exit)"
+	if !db.Embedded {
+		engine = "DynamoDB table " + tf.table
+		if tf.endpoint != "" {
+			engine += " at " + tf.endpoint
+		}
+	}
+	fmt.Fprintf(stdout, "scimless dev: serving on %s\n", engine)
+	fmt.Fprintf(stdout, "SCIM base URL: %s\n", base)
+	if generated != "" {
+		fmt.Fprintf(stdout, "Bearer token:  %s\n", generated)
+	} else {
+		fmt.Fprintf(stdout, "Bearer tokens: %d from -token\n", len(tokens))
+	}
+	fmt.Fprintf(stdout, "Try:           curl -H 'Authorization: Bearer <token>' %s/Users\n", base)
+	fmt.Fprintf(stdout, "Metrics:       http://%s/debug/metrics\n", ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
+
+// devHandler adds the local run's /debug/metrics endpoint in front of h.
+func devHandler(h http.Handler, db *openedTable) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"dynamodb": db.Metrics.Snapshot()})
+	})
+	mux.Handle("/", h)
+	return mux
+}

@@ -1,0 +1,60 @@
+// Command scimless is the operator CLI of scimless: it runs the whole service
+// locally (dev), replays Lambda events through a function's handler (invoke),
+// and manages tokens on a local or deployed table.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: scimless <command> [flags]
+
+commands:
+  dev      run the service locally on an embedded DynamoDB-compatible engine
+  invoke   run an API Gateway event (events/*.json) through a Lambda handler
+  token    issue bearer tokens (token issue TENANT)
+
+Run "scimless <command> -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "dev":
+		err = runDev(ctx, args[1:], stdout, stderr)
+	case "invoke":
+		err = runInvoke(ctx, args[1:], stdout, stderr)
+	case "token":
+		err = runToken(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "scimless: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		if err == errUsage {
+			return 2
+		}
+		fmt.Fprintln(stderr, "scimless:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,37 @@
+// Command scim is the SCIM 2.0 Lambda function: it wires configuration, the
+// store and the SCIM handler together and serves API Gateway HTTP API events.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/scimless/scimless/pkg/apigw"
+	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/config"
+	"github.com/scimless/scimless/pkg/scim"
+	"github.com/scimless/scimless/pkg/store"
+)
+
+func main() {
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scim:", err)
+		os.Exit(1)
+	}
+	client, err := store.NewClient(context.Background(), store.ClientConfig{Region: cfg.Region, Endpoint: cfg.Endpoint})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scim:", err)
+		os.Exit(1)
+	}
+	st := store.New(client, cfg.Table)
+	lambda.Start(apigw.New(scim.New(scim.Config{
+		Store:   st,
+		Auth:    auth.NewAuthenticator(st, cfg.TokenCacheTTL),
+		Logger:  cfg.Logger(),
+		BaseURL: cfg.BaseURL,
+	})))
+}

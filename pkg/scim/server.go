@@ -1,0 +1,256 @@
+// Package scim is scimless's SCIM 2.0 service provider (RFC 7643, RFC 7644):
+// the /Users, /Groups and discovery endpoints as a plain net/http handler,
+// with the behaviour Okta's and Microsoft Entra ID's SCIM clients rely on.
+// It knows nothing of Lambda; storage is package store.
+package scim
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/scim/schema"
+	"github.com/scimless/scimless/pkg/scim/scimerr"
+	"github.com/scimless/scimless/pkg/store"
+)
+
+// Prefix is the path under which the SCIM API is served.
+const Prefix = "/scim/v2"
+
+// Limits of the service, advertised in /ServiceProviderConfig.
+const (
+	// MaxBodyBytes is the largest request body accepted (10 MB).
+	MaxBodyBytes = 10 << 20
+	// MaxResults is the largest page a list returns (count is capped to it).
+	MaxResults = 1000
+	// DefaultCount is the page size when the client gives no count.
+	DefaultCount = 100
+	// MaxFilterScan is how many resources a filter no index can serve may
+	// evaluate in memory before the request is refused with 400 tooMany.
+	MaxFilterScan = 100000
+)
+
+// Authenticator checks an Authorization header and returns the principal.
+type Authenticator interface {
+	Authenticate(ctx context.Context, header string) (auth.Principal, error)
+}
+
+// Config configures a Server.
+type Config struct {
+	Store *store.Store
+	Auth  Authenticator
+	// Logger receives one JSON line per request and server faults.
+	Logger *slog.Logger
+	// BaseURL, if set, is the absolute SCIM base URL used in meta.location
+	// (e.g. "https://scim.example.com/scim/v2"); otherwise it is derived from
+	// each request's Host and X-Forwarded-Proto.
+	BaseURL string
+	// Now returns the current time (tests); time.Now when nil.
+	Now func() time.Time
+}
+
+// Server serves the SCIM API.
+type Server struct {
+	store   *store.Store
+	auth    Authenticator
+	log     *slog.Logger
+	baseURL string
+	now     func() time.Time
+	users   *schema.ResourceType
+	groups  *schema.ResourceType
+	mux     *http.ServeMux
+}
+
+// New returns a server for cfg.
+func New(cfg Config) *Server {
+	s := &Server{
+		store: cfg.Store, auth: cfg.Auth, log: cfg.Logger, baseURL: strings.TrimSuffix(cfg.BaseURL, "/"), now: cfg.Now,
+		users: schema.UserResourceType(), groups: schema.GroupResourceType(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.mux = s.routes()
+	return s
+}
+
+// ServeHTTP serves a request: logging, panic recovery, body limit and
+// authentication wrap the SCIM routes. GET /healthz needs no token.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rid := r.Header.Get("X-Request-Id")
+	if rid == "" || len(rid) > 128 {
+		rid = newRequestID()
+	}
+	ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
+	rw := &statusWriter{ResponseWriter: w}
+	rw.Header().Set("X-Request-Id", rid)
+	r = r.WithContext(ctx)
+	var principal auth.Principal
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(v), "request_id", rid)
+			if rw.status == 0 {
+				s.writeError(rw, r, errors.New("panic"))
+			}
+		}
+		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("route", route(r)),
+			slog.Int("status", rw.status),
+			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("tenant", principal.Tenant),
+			slog.String("request_id", rid),
+		)
+	}()
+	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
+		if err := s.store.Ping(ctx); err != nil {
+			s.log.ErrorContext(ctx, "health check failed", "err", err.Error())
+			http.Error(rw, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		rw.Header().Set("Content-Type", "application/json")
+		rw.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(rw, `{"status":"ok"}`)
+		return
+	}
+	if !strings.HasPrefix(r.URL.Path, Prefix+"/") && r.URL.Path != Prefix {
+		s.writeError(rw, r, scimerr.NotFound("no such endpoint: %s", r.URL.Path))
+		return
+	}
+	p, err := s.auth.Authenticate(ctx, r.Header.Get("Authorization"))
+	if err != nil {
+		s.writeError(rw, r, err)
+		return
+	}
+	if !p.Has(auth.ScopeSCIM) {
+		s.writeError(rw, r, scimerr.New(http.StatusForbidden, "", "this token is not allowed to use the SCIM API"))
+		return
+	}
+	principal = p
+	r = r.WithContext(auth.WithPrincipal(ctx, p))
+	if r.ContentLength > MaxBodyBytes {
+		s.writeError(rw, r, scimerr.New(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", MaxBodyBytes))
+		return
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, MaxBodyBytes)
+	s.mux.ServeHTTP(rw, r)
+}
+
+func route(r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	return r.Method + " " + r.URL.Path
+}
+
+type requestIDKey struct{}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// statusWriter records the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func tenantOf(r *http.Request) string {
+	p, _ := auth.FromContext(r.Context())
+	return p.Tenant
+}
+
+// base returns the absolute SCIM base URL for links in responses.
+func (s *Server) base(r *http.Request) string {
+	if s.baseURL != "" {
+		return s.baseURL
+	}
+	scheme := "https"
+	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
+		scheme = strings.TrimSpace(strings.Split(p, ",")[0])
+	} else if r.TLS == nil && (strings.HasPrefix(r.Host, "127.") || strings.HasPrefix(r.Host, "localhost") || strings.HasPrefix(r.Host, "[::1]")) {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host + Prefix
+}
+
+func (s *Server) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	p := Prefix
+	m.HandleFunc("GET "+p+"/ServiceProviderConfig", s.serviceProviderConfig)
+	m.HandleFunc("GET "+p+"/ResourceTypes", s.resourceTypes)
+	m.HandleFunc("GET "+p+"/ResourceTypes/{id}", s.resourceType)
+	m.HandleFunc("GET "+p+"/Schemas", s.schemas)
+	m.HandleFunc("GET "+p+"/Schemas/{id}", s.schemaByID)
+	for _, path := range []string{"/ServiceProviderConfig", "/ResourceTypes", "/ResourceTypes/{id}", "/Schemas", "/Schemas/{id}"} {
+		m.HandleFunc(p+path, s.methodNotAllowed("GET"))
+	}
+
+	m.HandleFunc("GET "+p+"/Users", s.listUsers)
+	m.HandleFunc("POST "+p+"/Users", s.createUser)
+	m.HandleFunc("POST "+p+"/Users/.search", s.searchUsers)
+	m.HandleFunc("GET "+p+"/Users/{id}", s.getUser)
+	m.HandleFunc("PUT "+p+"/Users/{id}", s.replaceUser)
+	m.HandleFunc("PATCH "+p+"/Users/{id}", s.patchUser)
+	m.HandleFunc("DELETE "+p+"/Users/{id}", s.deleteUser)
+	m.HandleFunc(p+"/Users", s.methodNotAllowed("GET, POST"))
+	m.HandleFunc(p+"/Users/{id}", s.methodNotAllowed("GET, PUT, PATCH, DELETE"))
+
+	s.groupRoutes(m)
+
+	m.HandleFunc(p+"/Me", s.notImplemented("/Me is not supported: tokens identify a provisioning client, not a user"))
+	m.HandleFunc(p+"/Bulk", s.notImplemented("/Bulk is not supported (see bulk.supported in /ServiceProviderConfig)"))
+	m.HandleFunc("POST "+p+"/.search", s.notImplemented("search across resource types is not supported; use /Users/.search or /Groups/.search"))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, scimerr.NotFound("no such endpoint: %s", r.URL.Path))
+	})
+	return m
+}
+
+func (s *Server) methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		s.writeError(w, r, scimerr.New(http.StatusMethodNotAllowed, "", "method %s is not allowed here; allowed: %s", r.Method, allow))
+	}
+}
+
+func (s *Server) notImplemented(detail string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, scimerr.New(http.StatusNotImplemented, "", "%s", detail))
+	}
+}

@@ -1,0 +1,527 @@
+package scim
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/scimless/scimless/pkg/scim/patch"
+	"github.com/scimless/scimless/pkg/scim/scimerr"
+	"github.com/scimless/scimless/pkg/store"
+)
+
+// maxWriteRetries bounds the read-modify-write retries of a PATCH, PUT or
+// DELETE that races another write of the same resource (without If-Match).
+const maxWriteRetries = 3
+
+// newID returns a random UUID (version 4), the id of a new resource.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// userDoc validates a normalised user and returns the fields the store keeps
+// beside the document. The password is removed: it is never stored in clear.
+func userFields(doc Resource) (userName, externalID string, active bool, err error) {
+	delete(doc, "password")
+	userName, _ = doc["userName"].(string)
+	if strings.TrimSpace(userName) == "" {
+		return "", "", false, scimerr.InvalidValue("userName is required")
+	}
+	if len(userName) > store.MaxKeyValue {
+		return "", "", false, scimerr.InvalidValue("userName is longer than %d bytes", store.MaxKeyValue)
+	}
+	externalID, _ = doc["externalId"].(string)
+	if len(externalID) > store.MaxKeyValue {
+		return "", "", false, scimerr.InvalidValue("externalId is longer than %d bytes", store.MaxKeyValue)
+	}
+	active, ok := doc["active"].(bool)
+	if !ok {
+		active = true
+		doc["active"] = true
+	}
+	return userName, externalID, active, nil
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	in, err := decodeObject(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	doc, err := normalize(s.users, in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	userName, externalID, active, err := userFields(doc)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := s.now().UTC()
+	u := &store.User{ID: newID(), UserName: userName, ExternalID: externalID, Active: active, Doc: raw, Created: now, Modified: now}
+	if err := s.store.CreateUser(r.Context(), tenantOf(r), u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			err = scimerr.Conflict("a user with userName %q already exists", userName)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	res := s.renderUser(r, u, doc)
+	w.Header().Set("Location", res["meta"].(map[string]any)["location"].(string))
+	q, _ := parseQuery(s.users, r.URL.Query())
+	s.writeResource(w, http.StatusCreated, u.Version, q.proj.apply(s.users, res))
+}
+
+func (s *Server) renderUser(r *http.Request, u *store.User, doc Resource) Resource {
+	return render(s.users, s.base(r), doc, meta{ID: u.ID, Created: u.Created, Modified: u.Modified, Version: u.Version})
+}
+
+func (s *Server) writeResource(w http.ResponseWriter, status int, version int64, res Resource) {
+	w.Header().Set("ETag", etag(version))
+	writeJSON(w, status, res)
+}
+
+func decodeDoc(u *store.User) (Resource, error) {
+	var doc Resource
+	if err := json.Unmarshal(u.Doc, &doc); err != nil {
+		return nil, fmt.Errorf("decode user %s: %w", u.ID, err)
+	}
+	if doc == nil {
+		doc = Resource{}
+	}
+	return doc, nil
+}
+
+// getUserChecked reads a user and applies If-Match.
+func (s *Server) getUserChecked(r *http.Request, id string) (*store.User, error) {
+	u, err := s.store.GetUser(r.Context(), tenantOf(r), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, scimerr.NotFound("user %q not found", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if im := r.Header.Get("If-Match"); im != "" && !etagMatches(im, u.Version) {
+		return nil, scimerr.New(http.StatusPreconditionFailed, "", "the user's version is %s, not the one in If-Match", etag(u.Version))
+	}
+	return u, nil
+}
+
+// etagMatches reports whether an If-Match / If-None-Match list names version.
+func etagMatches(header string, version int64) bool {
+	want := etag(version)
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || t == want || "W/"+t == want {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	q, err := parseQuery(s.users, r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.getUserChecked(r, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, u.Version) {
+		w.Header().Set("ETag", etag(u.Version))
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	doc, err := decodeDoc(u)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.users, s.renderUser(r, u, doc)))
+}
+
+// updateUser runs a read-modify-write of one user, retrying when another
+// write wins the race (unless the client pinned a version with If-Match).
+func (s *Server) updateUser(r *http.Request, id string, modify func(u *store.User, doc Resource) (Resource, error)) (*store.User, Resource, error) {
+	for attempt := 0; ; attempt++ {
+		prev, err := s.getUserChecked(r, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		doc, err := decodeDoc(prev)
+		if err != nil {
+			return nil, nil, err
+		}
+		next, err := modify(prev, doc)
+		if err != nil {
+			return nil, nil, err
+		}
+		userName, externalID, active, err := userFields(next)
+		if err != nil {
+			return nil, nil, err
+		}
+		raw, err := json.Marshal(next)
+		if err != nil {
+			return nil, nil, err
+		}
+		u := *prev
+		u.UserName, u.ExternalID, u.Active, u.Doc, u.Modified = userName, externalID, active, raw, s.now().UTC()
+		err = s.store.UpdateUser(r.Context(), tenantOf(r), &u, prev)
+		switch {
+		case err == nil:
+			return &u, next, nil
+		case errors.Is(err, store.ErrConflict):
+			return nil, nil, scimerr.Conflict("a user with userName %q already exists", userName)
+		case errors.Is(err, store.ErrVersion) && r.Header.Get("If-Match") == "" && attempt < maxWriteRetries:
+			continue
+		}
+		return nil, nil, err
+	}
+}
+
+func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
+	q, err := parseQuery(s.users, r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	in, err := decodeObject(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	if bid, ok := in["id"].(string); ok && bid != "" && bid != id {
+		s.writeError(w, r, scimerr.Mutability("the id in the body (%q) does not match the URL", bid))
+		return
+	}
+	next, err := normalize(s.users, in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, doc, err := s.updateUser(r, id, func(prev *store.User, cur Resource) (Resource, error) {
+		n := make(Resource, len(next)+1)
+		for k, v := range next {
+			n[k] = v
+		}
+		// Okta's PUT omits attributes it does not map: an omitted active keeps
+		// its value instead of silently deactivating the user.
+		if _, ok := n["active"]; !ok {
+			n["active"] = prev.Active
+		}
+		return n, nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.users, s.renderUser(r, u, doc)))
+}
+
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
+	q, err := parseQuery(s.users, r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req, err := patch.Decode(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	u, doc, err := s.updateUser(r, id, func(prev *store.User, cur Resource) (Resource, error) {
+		cur["id"] = prev.ID
+		out, err := patch.Apply(s.users, cur, req.Operations)
+		if err != nil {
+			return nil, err
+		}
+		delete(out, "id")
+		return normalize(s.users, out)
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.users, s.renderUser(r, u, doc)))
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	for attempt := 0; ; attempt++ {
+		prev, err := s.getUserChecked(r, id)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		err = s.store.DeleteUser(r.Context(), tenantOf(r), prev)
+		if errors.Is(err, store.ErrVersion) && r.Header.Get("If-Match") == "" && attempt < maxWriteRetries {
+			continue
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+	q, err := parseQuery(s.users, r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.serveUserList(w, r, q)
+}
+
+func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q, err := parseSearchBody(s.users, body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.serveUserList(w, r, q)
+}
+
+// serveUserList answers a user list by the cheapest access pattern that
+// serves it: an index for id / userName / externalId equality, the cursor
+// cache for unfiltered index paging, and a bounded in-memory evaluation
+// within the tenant for anything else.
+func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) {
+	ctx, tenant := r.Context(), tenantOf(r)
+	if q.filter == nil && q.sortBy == "" {
+		s.pageAllUsers(w, r, q)
+		return
+	}
+	var candidates []*store.User
+	indexed := false
+	if q.filter != nil {
+		if eq, ok := q.filter.IndexEquality(); ok {
+			var err error
+			switch eq.Attr {
+			case "id":
+				indexed = true
+				u, gerr := s.store.GetUser(ctx, tenant, eq.Value)
+				if gerr == nil {
+					candidates = []*store.User{u}
+				} else if !errors.Is(gerr, store.ErrNotFound) {
+					err = gerr
+				}
+			case "userName":
+				indexed = true
+				u, gerr := s.store.UserByUserName(ctx, tenant, eq.Value)
+				if gerr == nil {
+					candidates = []*store.User{u}
+				} else if !errors.Is(gerr, store.ErrNotFound) {
+					err = gerr
+				}
+			case "externalId":
+				indexed = true
+				candidates, err = s.store.UsersByExternalID(ctx, tenant, eq.Value)
+			}
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+	}
+	var matched []Resource
+	var users []*store.User
+	consider := func(u *store.User) error {
+		doc, err := decodeDoc(u)
+		if err != nil {
+			return err
+		}
+		res := s.renderUser(r, u, doc)
+		if q.filter == nil || q.filter.Match(res) {
+			matched = append(matched, res)
+			users = append(users, u)
+		}
+		return nil
+	}
+	if indexed {
+		for _, u := range candidates {
+			if err := consider(u); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+	} else {
+		var ferr error
+		scanned := 0
+		err := s.store.EachUser(ctx, tenant, "", func(u *store.User) bool {
+			scanned++
+			if scanned > MaxFilterScan {
+				ferr = scimerr.BadRequest(scimerr.TooManyType, "this filter needs more than %d users evaluated; filter on id, userName or externalId", MaxFilterScan)
+				return false
+			}
+			if err := consider(u); err != nil {
+				ferr = err
+				return false
+			}
+			return true
+		})
+		if err == nil {
+			err = ferr
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if q.sortBy != "" {
+		sortResources(s.users, q, matched)
+	}
+	s.writeSlice(w, q, matched)
+}
+
+// writeSlice pages an in-memory result list.
+func (s *Server) writeSlice(w http.ResponseWriter, q query, matched []Resource) {
+	start := q.startIndex - 1
+	if q.cursor {
+		// Cursor paging over an in-memory result: the cursor is the last id.
+		start = 0
+		if q.after != "" {
+			for i, res := range matched {
+				if res["id"] == q.after {
+					start = i + 1
+					break
+				}
+			}
+		}
+	}
+	start = min(start, len(matched))
+	end := min(start+q.count, len(matched))
+	items := make([]any, 0, end-start)
+	for _, res := range matched[start:end] {
+		items = append(items, q.proj.apply(s.users, res))
+	}
+	next := ""
+	if q.cursor && end < len(matched) && end > start {
+		next = encodeCursor(matched[end-1]["id"].(string))
+	}
+	si := q.startIndex
+	if q.cursor {
+		si = 1
+	}
+	writePage(w, items, len(matched), si, next)
+}
+
+// userListKey identifies the unfiltered user listing in the cursor cache.
+const userListKey = "users"
+
+// pageAllUsers serves an unfiltered page. totalResults comes from the
+// tenant's counter item; the page starts from the cursor the previous page
+// saved, so an import of N users reads O(N) items in total.
+func (s *Server) pageAllUsers(w http.ResponseWriter, r *http.Request, q query) {
+	ctx, tenant := r.Context(), tenantOf(r)
+	total, err := s.store.CountUsers(ctx, tenant)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	offset := q.startIndex - 1
+	if q.count == 0 || (!q.cursor && offset >= total) {
+		writePage(w, nil, total, q.startIndex, "")
+		return
+	}
+	after := ""
+	switch {
+	case q.cursor:
+		after = q.after
+	case offset > 0:
+		var ok bool
+		after, ok, err = s.store.LoadCursor(ctx, tenant, userListKey, offset)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !ok {
+			after, err = s.skipUsers(ctx, tenant, offset)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+	}
+	page, err := s.store.ListUsers(ctx, tenant, after, q.count)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]any, 0, len(page.Users))
+	for _, u := range page.Users {
+		doc, err := decodeDoc(u)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		items = append(items, q.proj.apply(s.users, s.renderUser(r, u, doc)))
+	}
+	next := ""
+	if page.Last != "" {
+		if q.cursor {
+			next = encodeCursor(page.Last)
+		} else if err := s.store.SaveCursor(ctx, tenant, userListKey, offset+len(page.Users), page.Last); err != nil {
+			// The page is still right; only the next one will cost more.
+			s.log.WarnContext(ctx, "save cursor failed", "err", err.Error(), "request_id", requestID(ctx))
+		}
+	}
+	si := q.startIndex
+	if q.cursor {
+		si = 1
+	}
+	writePage(w, items, total, si, next)
+}
+
+// skipUsers returns the id of the user at 1-based position offset, walking
+// from the start: the slow path when no cursor was saved for the offset.
+func (s *Server) skipUsers(ctx context.Context, tenant string, offset int) (string, error) {
+	n, last := 0, ""
+	err := s.store.EachUser(ctx, tenant, "", func(u *store.User) bool {
+		n++
+		last = u.ID
+		return n < offset
+	})
+	return last, err
+}
