@@ -334,4 +334,3 @@ func writeErr(w http.ResponseWriter, typ, msg string) {
 	w.WriteHeader(http.StatusBadRequest)
 	_ = json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#" + typ, "message": msg})
 }
-

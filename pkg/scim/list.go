@@ -231,4 +231,3 @@ func writePage(w http.ResponseWriter, items []any, total, startIndex int, next s
 		ItemsPerPage: len(items), Resources: items, NextCursor: next,
 	})
 }
-

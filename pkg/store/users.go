@@ -73,7 +73,9 @@ func userSK(id string) string { return userPrefix + id }
 
 func userNameSK(userName string) string { return userNamePrefix + strings.ToLower(userName) }
 
-func userExtPK(tenant, externalID string) string { return tenantPK(tenant) + userExtIDPrefix + externalID }
+func userExtPK(tenant, externalID string) string {
+	return tenantPK(tenant) + userExtIDPrefix + externalID
+}
 
 func (s *Store) userItem(tenant string, u *User) userItem {
 	it := userItem{
