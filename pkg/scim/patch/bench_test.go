@@ -1,0 +1,95 @@
+package patch
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/scimless/scimless/pkg/scim/schema"
+)
+
+// BenchmarkApplyDeactivate measures Okta's deactivation PATCH.
+func BenchmarkApplyDeactivate(b *testing.B) {
+	rt := schema.UserResourceType()
+	res := jsonMap(b, oktaUser)
+	req, err := Decode([]byte(patchBody(`[{"op":"replace","value":{"active":false}}]`)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Apply(rt, res, req.Operations); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeApplyDeactivate adds decoding the body to
+// BenchmarkApplyDeactivate.
+func BenchmarkDecodeApplyDeactivate(b *testing.B) {
+	rt := schema.UserResourceType()
+	res := jsonMap(b, oktaUser)
+	body := []byte(patchBody(`[{"op":"replace","value":{"active":false}}]`))
+	b.ReportAllocs()
+	for b.Loop() {
+		req, err := Decode(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Apply(rt, res, req.Operations); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkApplyEntra measures a typical Entra ID update with value paths,
+// string booleans and a manager change.
+func BenchmarkApplyEntra(b *testing.B) {
+	rt := schema.UserResourceType()
+	res := jsonMap(b, managedUser)
+	res["emails"] = jsonValue(b, `[{"primary":true,"value":"a@contoso.com","type":"work"}]`)
+	res["name"] = jsonValue(b, `{"givenName":"Barbara","familyName":"Jensen","formatted":"Barbara Jensen"}`)
+	req, err := Decode([]byte(patchBody(`[
+		{"op":"Replace","path":"emails[type eq \"work\"].value","value":"b@contoso.com"},
+		{"op":"Replace","path":"name.familyName","value":"Smith"},
+		{"op":"Replace","path":"name.formatted","value":"Barbara Smith"},
+		{"op":"Replace","path":"active","value":"False"},
+		{"op":"Add","path":"addresses[type eq \"work\"].streetAddress","value":"1 Main St"},
+		{"op":"Add","path":"addresses[type eq \"work\"].locality","value":"Redmond"},
+		{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":{"value":"m2"}},
+		{"op":"replace","value":{"displayName":"Barbara Smith","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department":"R&D"}}]`)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Apply(rt, res, req.Operations); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSplitMembers measures an Okta group PATCH moving 1000 members.
+func BenchmarkSplitMembers(b *testing.B) {
+	rt := schema.GroupResourceType()
+	var ops []string
+	for i := range 500 {
+		ops = append(ops, fmt.Sprintf(`{"op":"remove","path":"members[value eq \"r%d\"]"}`, i))
+	}
+	var add []string
+	for i := range 500 {
+		add = append(add, fmt.Sprintf(`{"value":"a%d","display":"user%d@example.com"}`, i, i))
+	}
+	ops = append(ops, `{"op":"add","path":"members","value":[`+strings.Join(add, ",")+`]}`)
+	req, err := Decode([]byte(patchBody("[" + strings.Join(ops, ",") + "]")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_, mc, err := SplitMembers(rt, req.Operations)
+		if err != nil || len(mc.Add) != 500 || len(mc.Remove) != 500 {
+			b.Fatal(err, len(mc.Add), len(mc.Remove))
+		}
+	}
+}
