@@ -29,11 +29,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -147,7 +149,9 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec.Code == http.StatusOK {
 		switch op {
 		case "Query", "Scan":
-			out = addScannedCount(out)
+			out = dropEmptySets(addScannedCount(out))
+		case "GetItem", "BatchGetItem", "TransactGetItems":
+			out = dropEmptySets(out)
 		case "DescribeTable":
 			out = setActive(out)
 		case "CreateTable":
@@ -166,6 +170,8 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header()[k] = v
 	}
 	w.Header().Del("Content-Length")
+	// The SDK verifies the body against X-Amz-Crc32, as DynamoDB sends it.
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(out)), 10))
 	if rec.Code != http.StatusOK && !strings.Contains(rec.Header().Get("Content-Type"), "json") {
 		// minidyn answers some failures with text/plain; the SDK needs JSON.
 		writeErr(w, "ValidationException", strings.TrimSpace(string(out)))
@@ -263,6 +269,76 @@ func addScannedCount(out []byte) []byte {
 	return b
 }
 
+// dropEmptySets removes empty SS/NS/BS attributes from items in a response.
+// DynamoDB deletes an attribute when its set is emptied (e.g. by an update
+// removing the last element); minidyn keeps an empty set, which no SDK can
+// unmarshal into a typed set.
+func dropEmptySets(out []byte) []byte {
+	var resp map[string]any
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return out
+	}
+	changed := false
+	clean := func(item any) {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return
+		}
+		for k, v := range m {
+			av, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			if len(av) == 0 { // an emptied set, as minidyn serialises it
+				delete(m, k)
+				changed = true
+				continue
+			}
+			for _, t := range []string{"SS", "NS", "BS"} {
+				if l, ok := av[t].([]any); ok && len(l) == 0 {
+					delete(m, k)
+					changed = true
+				} else if ok && av[t] == nil {
+					delete(m, k)
+					changed = true
+				}
+			}
+		}
+	}
+	if it, ok := resp["Item"]; ok {
+		clean(it)
+	}
+	if items, ok := resp["Items"].([]any); ok {
+		for _, it := range items {
+			clean(it)
+		}
+	}
+	if rs, ok := resp["Responses"].(map[string]any); ok { // BatchGetItem
+		for _, items := range rs {
+			if l, ok := items.([]any); ok {
+				for _, it := range l {
+					clean(it)
+				}
+			}
+		}
+	}
+	if rs, ok := resp["Responses"].([]any); ok { // TransactGetItems
+		for _, r := range rs {
+			if m, ok := r.(map[string]any); ok {
+				clean(m["Item"])
+			}
+		}
+	}
+	if !changed {
+		return out
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return out
+	}
+	return b
+}
+
 func setActive(out []byte) []byte {
 	var resp map[string]map[string]any
 	if err := json.Unmarshal(out, &resp); err != nil || resp["Table"] == nil {
@@ -324,13 +400,16 @@ func (b *bridge) describeTTL(w http.ResponseWriter, req map[string]any) {
 	writeJSON(w, map[string]any{"TimeToLiveDescription": desc})
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, v any) { writeBody(w, http.StatusOK, v) }
 
 func writeErr(w http.ResponseWriter, typ, msg string) {
+	writeBody(w, http.StatusBadRequest, map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#" + typ, "message": msg})
+}
+
+func writeBody(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.WriteHeader(http.StatusBadRequest)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#" + typ, "message": msg})
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(b)), 10))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"net/url"
@@ -230,4 +231,134 @@ func writePage(w http.ResponseWriter, items []any, total, startIndex int, next s
 		Schemas: []string{schema.ListResponseURN}, TotalResults: total, StartIndex: startIndex,
 		ItemsPerPage: len(items), Resources: items, NextCursor: next,
 	})
+}
+
+// writeSliceFor pages an in-memory result list of resource type rt.
+// enrich, if not nil, completes the resources of the page (e.g. a user's
+// groups) before projection.
+func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schema.ResourceType, q query, matched []Resource, enrich func([]Resource) ([]Resource, error)) {
+	start := q.startIndex - 1
+	if q.cursor {
+		// Cursor paging over an in-memory result: the cursor is the last id.
+		start = 0
+		if q.after != "" {
+			for i, res := range matched {
+				if res["id"] == q.after {
+					start = i + 1
+					break
+				}
+			}
+		}
+	}
+	start = min(start, len(matched))
+	end := min(start+q.count, len(matched))
+	window := matched[start:end]
+	if enrich != nil {
+		var err error
+		if window, err = enrich(window); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	items := make([]any, 0, end-start)
+	for _, res := range window {
+		items = append(items, q.proj.apply(rt, res))
+	}
+	next := ""
+	if q.cursor && end < len(matched) && end > start {
+		next = encodeCursor(matched[end-1]["id"].(string))
+	}
+	si := q.startIndex
+	if q.cursor {
+		si = 1
+	}
+	writePage(w, items, len(matched), si, next)
+}
+
+// indexEquality returns the filter's index-servable equality, if any.
+func indexEquality(q query) (filter.Equality, bool) {
+	if q.filter == nil {
+		return filter.Equality{}, false
+	}
+	return q.filter.IndexEquality()
+}
+
+// pageAll serves an unfiltered, unsorted page of a resource type. The total
+// comes from the tenant's counter item; the page starts from the cursor the
+// previous page saved (or from an RFC 9865 cursor), so an import of N
+// resources reads O(N) items in total.
+func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, key string,
+	count func(ctx context.Context, tenant string) (int, error),
+	list func(ctx context.Context, tenant, after string, n int) ([]T, string, error),
+	render func([]T) ([]Resource, error),
+	rt *schema.ResourceType,
+) {
+	ctx, tenant := r.Context(), tenantOf(r)
+	total, err := count(ctx, tenant)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	offset := q.startIndex - 1
+	si := q.startIndex
+	if q.cursor {
+		si = 1
+	}
+	if q.count == 0 || (!q.cursor && offset >= total) {
+		writePage(w, nil, total, si, "")
+		return
+	}
+	after := ""
+	switch {
+	case q.cursor:
+		after = q.after
+	case offset > 0:
+		var ok bool
+		after, ok, err = s.store.LoadCursor(ctx, tenant, key, offset)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !ok {
+			// No saved cursor (a client jumping ahead, or it expired): walk
+			// from the start, reading offset items once.
+			for remaining := offset; remaining > 0; {
+				batch, last, err := list(ctx, tenant, after, min(remaining, MaxResults))
+				if err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+				remaining -= len(batch)
+				if last == "" { // fewer than offset items
+					writePage(w, nil, total, si, "")
+					return
+				}
+				after = last
+			}
+		}
+	}
+	items, last, err := list(ctx, tenant, after, q.count)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rs, err := render(items)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]any, len(rs))
+	for i, res := range rs {
+		out[i] = q.proj.apply(rt, res)
+	}
+	next := ""
+	if last != "" {
+		if q.cursor {
+			next = encodeCursor(last)
+		} else if err := s.store.SaveCursor(ctx, tenant, key, offset+len(items), last); err != nil {
+			// The page is still right; only the next one will cost more.
+			s.log.WarnContext(ctx, "save cursor failed", "err", err.Error(), "request_id", requestID(ctx))
+		}
+	}
+	writePage(w, out, total, si, next)
 }

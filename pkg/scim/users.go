@@ -91,6 +91,16 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	s.writeResource(w, http.StatusCreated, u.Version, q.proj.apply(s.users, res))
 }
 
+// writeUser writes one user, with its groups, as a 200 response.
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, q query, u *store.User) {
+	rs, err := s.userResources(r, q, []*store.User{u})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.users, rs[0]))
+}
+
 func (s *Server) renderUser(r *http.Request, u *store.User, doc Resource) Resource {
 	return render(s.users, s.base(r), doc, meta{ID: u.ID, Created: u.Created, Modified: u.Modified, Version: u.Version})
 }
@@ -154,12 +164,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	doc, err := decodeDoc(u)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.users, s.renderUser(r, u, doc)))
+	s.writeUser(w, r, q, u)
 }
 
 // updateUser runs a read-modify-write of one user, retrying when another
@@ -227,7 +232,7 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	u, doc, err := s.updateUser(r, id, func(prev *store.User, cur Resource) (Resource, error) {
+	u, _, err := s.updateUser(r, id, func(prev *store.User, cur Resource) (Resource, error) {
 		n := make(Resource, len(next)+1)
 		for k, v := range next {
 			n[k] = v
@@ -243,7 +248,7 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.users, s.renderUser(r, u, doc)))
+	s.writeUser(w, r, q, u)
 }
 
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
@@ -263,7 +268,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	u, doc, err := s.updateUser(r, id, func(prev *store.User, cur Resource) (Resource, error) {
+	u, _, err := s.updateUser(r, id, func(prev *store.User, cur Resource) (Resource, error) {
 		cur["id"] = prev.ID
 		out, err := patch.Apply(s.users, cur, req.Operations)
 		if err != nil {
@@ -276,7 +281,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.users, s.renderUser(r, u, doc)))
+	s.writeUser(w, r, q, u)
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
@@ -284,6 +289,13 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 	for attempt := 0; ; attempt++ {
 		prev, err := s.getUserChecked(r, id)
 		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		// Memberships go first, so no group ever lists a deleted user. A
+		// concurrent add bumps the user's version, failing the delete below,
+		// which then starts over with the new group list.
+		if err := s.store.RemoveUserFromGroups(r.Context(), tenantOf(r), prev.ID, prev.Groups); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -335,8 +347,8 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 	}
 	var candidates []*store.User
 	indexed := false
-	if q.filter != nil {
-		if eq, ok := q.filter.IndexEquality(); ok {
+	{
+		if eq, ok := indexEquality(q); ok {
 			var err error
 			switch eq.Attr {
 			case "id":
@@ -366,16 +378,20 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 		}
 	}
 	var matched []Resource
-	var users []*store.User
+	evalQ := q
+	if !strings.Contains(strings.ToLower(q.rawFilter), "groups") && !strings.EqualFold(q.sortBy, "groups") {
+		evalQ.proj = projection{exclude: map[string]bool{"groups": true}}
+	}
+	byID := map[string]*store.User{}
 	consider := func(u *store.User) error {
-		doc, err := decodeDoc(u)
+		byID[u.ID] = u
+		rs, err := s.userResources(r, evalQ, []*store.User{u})
 		if err != nil {
 			return err
 		}
-		res := s.renderUser(r, u, doc)
+		res := rs[0]
 		if q.filter == nil || q.filter.Match(res) {
 			matched = append(matched, res)
-			users = append(users, u)
 		}
 		return nil
 	}
@@ -412,116 +428,72 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 	if q.sortBy != "" {
 		sortResources(s.users, q, matched)
 	}
-	s.writeSlice(w, q, matched)
+	enrich := func(page []Resource) ([]Resource, error) {
+		if q.proj.excludes("groups") || evalQ.proj.exclude == nil {
+			return page, nil
+		}
+		us := make([]*store.User, len(page))
+		for i, res := range page {
+			us[i] = byID[res["id"].(string)]
+		}
+		return s.userResources(r, q, us)
+	}
+	s.writeSliceFor(w, r, s.users, q, matched, enrich)
 }
 
-// writeSlice pages an in-memory result list.
-func (s *Server) writeSlice(w http.ResponseWriter, q query, matched []Resource) {
-	start := q.startIndex - 1
-	if q.cursor {
-		// Cursor paging over an in-memory result: the cursor is the last id.
-		start = 0
-		if q.after != "" {
-			for i, res := range matched {
-				if res["id"] == q.after {
-					start = i + 1
-					break
+// pageAllUsers serves an unfiltered page of users.
+func (s *Server) pageAllUsers(w http.ResponseWriter, r *http.Request, q query) {
+	pageAll(s, w, r, q, "users", s.store.CountUsers,
+		func(ctx context.Context, tenant, after string, n int) ([]*store.User, string, error) {
+			p, err := s.store.ListUsers(ctx, tenant, after, n)
+			return p.Users, p.Last, err
+		},
+		func(us []*store.User) ([]Resource, error) { return s.userResources(r, q, us) },
+		s.users)
+}
+
+// userResources renders users with their groups. The display names of all
+// the page's groups are read with one BatchGetItem per 100 groups, and only
+// when the projection returns groups. Group ids whose group no longer exists
+// (a deleted group still being cleaned up) are left out.
+func (s *Server) userResources(r *http.Request, q query, users []*store.User) ([]Resource, error) {
+	var groups map[string]*store.Group
+	if !q.proj.excludes("groups") {
+		var ids []string
+		seen := map[string]bool{}
+		for _, u := range users {
+			for _, g := range u.Groups {
+				if !seen[g] {
+					seen[g] = true
+					ids = append(ids, g)
 				}
 			}
 		}
-	}
-	start = min(start, len(matched))
-	end := min(start+q.count, len(matched))
-	items := make([]any, 0, end-start)
-	for _, res := range matched[start:end] {
-		items = append(items, q.proj.apply(s.users, res))
-	}
-	next := ""
-	if q.cursor && end < len(matched) && end > start {
-		next = encodeCursor(matched[end-1]["id"].(string))
-	}
-	si := q.startIndex
-	if q.cursor {
-		si = 1
-	}
-	writePage(w, items, len(matched), si, next)
-}
-
-// userListKey identifies the unfiltered user listing in the cursor cache.
-const userListKey = "users"
-
-// pageAllUsers serves an unfiltered page. totalResults comes from the
-// tenant's counter item; the page starts from the cursor the previous page
-// saved, so an import of N users reads O(N) items in total.
-func (s *Server) pageAllUsers(w http.ResponseWriter, r *http.Request, q query) {
-	ctx, tenant := r.Context(), tenantOf(r)
-	total, err := s.store.CountUsers(ctx, tenant)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	offset := q.startIndex - 1
-	if q.count == 0 || (!q.cursor && offset >= total) {
-		writePage(w, nil, total, q.startIndex, "")
-		return
-	}
-	after := ""
-	switch {
-	case q.cursor:
-		after = q.after
-	case offset > 0:
-		var ok bool
-		after, ok, err = s.store.LoadCursor(ctx, tenant, userListKey, offset)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if !ok {
-			after, err = s.skipUsers(ctx, tenant, offset)
-			if err != nil {
-				s.writeError(w, r, err)
-				return
+		if len(ids) > 0 {
+			var err error
+			if groups, err = s.store.GetGroups(r.Context(), tenantOf(r), ids); err != nil {
+				return nil, err
 			}
 		}
 	}
-	page, err := s.store.ListUsers(ctx, tenant, after, q.count)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	items := make([]any, 0, len(page.Users))
-	for _, u := range page.Users {
+	base := s.base(r)
+	out := make([]Resource, len(users))
+	for i, u := range users {
 		doc, err := decodeDoc(u)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return nil, err
 		}
-		items = append(items, q.proj.apply(s.users, s.renderUser(r, u, doc)))
-	}
-	next := ""
-	if page.Last != "" {
-		if q.cursor {
-			next = encodeCursor(page.Last)
-		} else if err := s.store.SaveCursor(ctx, tenant, userListKey, offset+len(page.Users), page.Last); err != nil {
-			// The page is still right; only the next one will cost more.
-			s.log.WarnContext(ctx, "save cursor failed", "err", err.Error(), "request_id", requestID(ctx))
+		res := s.renderUser(r, u, doc)
+		var list []any
+		for _, gid := range u.Groups {
+			if g := groups[gid]; g != nil {
+				list = append(list, map[string]any{"value": gid, "$ref": base + "/Groups/" + gid, "display": g.DisplayName, "type": "direct"})
+			}
 		}
+		if list != nil {
+			res["groups"] = list
+		}
+		out[i] = res
 	}
-	si := q.startIndex
-	if q.cursor {
-		si = 1
-	}
-	writePage(w, items, total, si, next)
-}
-
-// skipUsers returns the id of the user at 1-based position offset, walking
-// from the start: the slow path when no cursor was saved for the offset.
-func (s *Server) skipUsers(ctx context.Context, tenant string, offset int) (string, error) {
-	n, last := 0, ""
-	err := s.store.EachUser(ctx, tenant, "", func(u *store.User) bool {
-		n++
-		last = u.ID
-		return n < offset
-	})
-	return last, err
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,6 +92,7 @@ func (s *Store) userItem(tenant string, u *User) userItem {
 }
 
 func (it *userItem) user() *User {
+	slices.Sort(it.Groups)
 	return &User{
 		ID: it.ID, UserName: it.UserName, ExternalID: it.ExternalID, Active: it.Active,
 		Doc: it.Doc, Version: it.Version, Created: it.Created, Modified: it.Modified,
