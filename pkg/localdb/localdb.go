@@ -154,6 +154,17 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out = dropEmptySets(out)
 		case "DescribeTable":
 			out = setActive(out)
+		case "UpdateItem":
+			b.removeEmptySets(r, req)
+		case "TransactWriteItems":
+			items, _ := req["TransactItems"].([]any)
+			for _, it := range items {
+				if m, ok := it.(map[string]any); ok {
+					if u, ok := m["Update"].(map[string]any); ok {
+						b.removeEmptySets(r, u)
+					}
+				}
+			}
 		case "CreateTable":
 			b.mu.Lock()
 			name, _ := req["TableName"].(string)
@@ -267,6 +278,53 @@ func addScannedCount(out []byte) []byte {
 		return out
 	}
 	return b
+}
+
+// removeEmptySets finishes an update that deleted elements from a set: where
+// the set is now empty, DynamoDB removes the attribute, so the bridge does
+// too. minidyn keeps an empty set; its transaction rollback then deep-copies
+// it into a value of no type, which breaks every later Query of the table.
+func (b *bridge) removeEmptySets(r *http.Request, upd map[string]any) {
+	expr, _ := upd["UpdateExpression"].(string)
+	if !strings.Contains(strings.ToUpper(expr), "DELETE") {
+		return
+	}
+	call := func(op string, body map[string]any) map[string]any {
+		raw, _ := json.Marshal(body)
+		req := r.Clone(r.Context())
+		req.Header = r.Header.Clone()
+		req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
+		req.Body = io.NopCloser(bytes.NewReader(raw))
+		req.ContentLength = int64(len(raw))
+		rec := httptest.NewRecorder()
+		b.next.ServeHTTP(rec, req)
+		var out map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &out)
+		return out
+	}
+	got := call("GetItem", map[string]any{"TableName": upd["TableName"], "Key": upd["Key"], "ConsistentRead": true})
+	item, _ := got["Item"].(map[string]any)
+	var empty []string
+	for k, v := range item {
+		av, _ := v.(map[string]any)
+		isEmpty := len(av) == 0
+		for _, t := range []string{"SS", "NS", "BS"} {
+			if l, ok := av[t].([]any); ok && len(l) == 0 {
+				isEmpty = true
+			}
+		}
+		if isEmpty {
+			empty = append(empty, k)
+		}
+	}
+	if len(empty) == 0 {
+		return
+	}
+	// Rewrite the item without them (minidyn's REMOVE leaves them in place).
+	for _, k := range empty {
+		delete(item, k)
+	}
+	call("PutItem", map[string]any{"TableName": upd["TableName"], "Item": item})
 }
 
 // dropEmptySets removes empty SS/NS/BS attributes from items in a response.
