@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	fp "github.com/scim2/filter-parser/v2"
 
@@ -352,7 +353,26 @@ func stringValue(ref schema.Ref, v any) (string, error) {
 	if err != nil {
 		return "", invalid("compare value of %q: %v", ref, err)
 	}
-	return s, nil
+	return validUTF8(s), nil
+}
+
+// validUTF8 replaces each byte of s that is not part of valid UTF-8 with
+// U+FFFD, as encoding/json does when it decodes the resources compared with s.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // number converts a numeric compare value to float64.

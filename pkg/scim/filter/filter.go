@@ -38,7 +38,8 @@ type Filter struct {
 //
 // The error, if any, is a *scimerr.Error with status 400 and scimType
 // invalidFilter whose detail says what is wrong: a syntax error and its
-// position, an unknown attribute or schema, an operator that does not apply
+// position, an unknown attribute or schema, an attribute that is never
+// returned (password) and so cannot be filtered on, an operator that does not apply
 // to the attribute's type (gt, ge, lt or le on a boolean or binary attribute,
 // co on a number…), a compare value of the wrong type, a filter longer than
 // 4096 bytes or nested too deeply.
@@ -122,7 +123,8 @@ func (f *Filter) Match(res map[string]any) bool {
 // that differ only in such spelling have the same String. A comparison of a
 // complex attribute is written with its value sub-attribute (emails.value),
 // and the sub-attribute form of a value path is written with and
-// (emails[type eq "work" and value eq "x"]). The result can be parsed again.
+// (emails[type eq "work" and value eq "x"]). The result is a filter with the
+// same meaning, which Parse accepts unless it exceeds Parse's length limit.
 func (f *Filter) String() string {
 	if f == nil || f.root == nil {
 		return ""

@@ -445,6 +445,7 @@ func TestString(t *testing.T) {
 		{testURN + `:age gt 1e3`, testURN + `:age gt 1000`},
 		{testURN + `:score lt -2.50`, testURN + `:score lt -2.5`},
 		{`externalId eq jyoung`, `externalId eq "jyoung"`},
+		{"userName eq \"a\xe9\xff\"", "userName eq \"a\ufffd\ufffd\""},
 		{`meta.lastModified gt "2011-05-13T04:42:34Z"`, `meta.lastModified gt "2011-05-13T04:42:34Z"`},
 	}
 	for _, tt := range tests {

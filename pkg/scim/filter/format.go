@@ -95,7 +95,7 @@ func writeJSONString(b *strings.Builder, s string) {
 		case c >= utf8.RuneSelf:
 			r, n := utf8.DecodeRuneInString(s[i:])
 			if r == utf8.RuneError && n == 1 {
-				b.WriteString(`\ufffd`)
+				b.WriteRune(utf8.RuneError)
 			} else {
 				b.WriteString(s[i : i+n])
 			}

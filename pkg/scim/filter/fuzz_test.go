@@ -63,6 +63,9 @@ func FuzzParse(f *testing.F) {
 			}
 			flt.IndexEquality()
 			canonical := flt.String()
+			if len(canonical) > maxLength {
+				continue // escapes and canonical names can make it longer
+			}
 			again, err := Parse(rt, canonical)
 			if err != nil {
 				t.Fatalf("Parse(%q): canonical form %q does not parse: %v", s, canonical, err)
@@ -91,6 +94,12 @@ func FuzzParse(f *testing.F) {
 		got, gerr := Parse(users, s)
 		switch {
 		case gerr != nil && werr == nil:
+			// filter-parser accepts "and" and "or" without spaces inside
+			// value filters (emails[type eq "x"andvalue pr]), which RFC 7644
+			// does not allow.
+			if glued(s) && strings.Contains(gerr.Error(), "syntax error") {
+				return
+			}
 			t.Fatalf("Parse(%q): %v; filter-parser accepts it as %s", s, gerr, want)
 		case gerr == nil && werr == nil && got.String() != want.String():
 			t.Fatalf("Parse(%q) = %s; filter-parser reads %s", s, got, want)
@@ -105,6 +114,29 @@ func parseFP(s string) (e fp.Expression, err error) {
 		}
 	}()
 	return fp.ParseFilter([]byte(s))
+}
+
+// glued reports whether s has "and" or "or" (in any case) not surrounded by
+// spaces or brackets.
+func glued(s string) bool {
+	sep := func(i int) bool {
+		return i < 0 || i >= len(s) || isSpace(s[i]) || isDelim(s[i]) && s[i] != '"'
+	}
+	l := strings.ToLower(s)
+	for _, kw := range []string{"and", "or"} {
+		for i := 0; ; {
+			j := strings.Index(l[i:], kw)
+			if j < 0 {
+				break
+			}
+			j += i
+			if !sep(j-1) || !sep(j+len(kw)) {
+				return true
+			}
+			i = j + 1
+		}
+	}
+	return false
 }
 
 func hasLongNumber(s string) bool {

@@ -131,8 +131,9 @@ func sortValue(attr *schema.Attribute, v any) any {
 }
 
 // Compare orders two values of attribute attr for sortBy, as returned by the
-// function from SortKey, or as held in a resource: it returns -1 if a sorts
-// before b, +1 if after and 0 if they are equal. Strings compare
+// function from SortKey (single values as held in a resource, such as
+// dateTime strings, are accepted too): it returns -1 if a sorts before b, +1
+// if after and 0 if they are equal. Strings compare
 // case-insensitively unless attr is caseExact, numbers numerically, dateTimes
 // chronologically and booleans with false before true. A missing value (nil,
 // or an empty string, array or object) sorts after every present value, so
