@@ -158,6 +158,7 @@ func UserResourceType(extra ...Extension) *ResourceType {
 		ID: "User", Name: "User", Endpoint: "/Users", Description: "User Account",
 		Schema:     User(),
 		Extensions: append([]Extension{{Schema: EnterpriseUser()}}, extra...),
+		common:     Common(),
 	}
 }
 
@@ -165,6 +166,6 @@ func UserResourceType(extra ...Extension) *ResourceType {
 func GroupResourceType(extra ...Extension) *ResourceType {
 	return &ResourceType{
 		ID: "Group", Name: "Group", Endpoint: "/Groups", Description: "Group",
-		Schema: Group(), Extensions: extra,
+		Schema: Group(), Extensions: extra, common: Common(),
 	}
 }

@@ -121,6 +121,22 @@ type ResourceType struct {
 	Description string
 	Schema      *Schema
 	Extensions  []Extension
+
+	common []*Attribute // Common(), built once by the constructors
+}
+
+// commonAttr returns the common attribute named name (case-insensitive).
+func (rt *ResourceType) commonAttr(name string) *Attribute {
+	list := rt.common
+	if list == nil {
+		list = Common()
+	}
+	for _, a := range list {
+		if strings.EqualFold(a.Name, name) {
+			return a
+		}
+	}
+	return nil
 }
 
 // Common returns the attributes every resource has (RFC 7643 §3.1): id,
@@ -205,7 +221,7 @@ func (rt *ResourceType) Lookup(urn, name, sub string) (Ref, error) {
 		if !ext {
 			ref.Attr = s.Attr(name)
 			if ref.Attr == nil {
-				ref.Attr = commonAttr(name)
+				ref.Attr = rt.commonAttr(name)
 			}
 		} else {
 			ref.Attr = s.Attr(name)
@@ -214,7 +230,7 @@ func (rt *ResourceType) Lookup(urn, name, sub string) (Ref, error) {
 		ref.URN = rt.Schema.ID
 		ref.Attr = rt.Schema.Attr(name)
 		if ref.Attr == nil {
-			ref.Attr = commonAttr(name)
+			ref.Attr = rt.commonAttr(name)
 		}
 	}
 	if ref.Attr == nil {
@@ -268,15 +284,6 @@ func (rt *ResourceType) allSchemaIDs() []string {
 		ids = append(ids, e.Schema.ID)
 	}
 	return ids
-}
-
-func commonAttr(name string) *Attribute {
-	for _, a := range Common() {
-		if strings.EqualFold(a.Name, name) {
-			return a
-		}
-	}
-	return nil
 }
 
 func joinPath(urn, name, sub string) string {
