@@ -336,7 +336,8 @@ func (a *applier) attr(kind string, p path, v any) error {
 		}
 		return nil
 	}
-	nv, err := coerce(at, shorthand(at, x), name, false)
+	x = shorthand(at, x)
+	nv, err := coerce(at, x, name, false)
 	if err != nil {
 		return err
 	}
@@ -346,14 +347,17 @@ func (a *applier) attr(kind string, p path, v any) error {
 			for k, sv := range m {
 				merged[k] = sv
 			}
+			// {"name": {"middleName": null}} clears name.middleName.
+			for k, sv := range x.(map[string]any) {
+				if sub := at.Sub(k); isNull(sv) && sub != nil && sub.Mutability != schema.ReadOnly {
+					delete(merged, sub.Name)
+				}
+			}
 			m = merged
 			nv = m
 		}
 		if len(m) == 0 {
-			if kind == OpReplace {
-				return a.clear(p, c, cur, present)
-			}
-			return nil
+			return a.clear(p, c, cur, present)
 		}
 	}
 	if at.Mutability == schema.Immutable && present && !equal(cur, nv) {

@@ -60,55 +60,65 @@ func SplitMembers(rt *schema.ResourceType, ops []Operation) (rest []Operation, m
 	return rest, st.change(), nil
 }
 
+// memberState accumulates member operations: each id's net effect, in
+// first-seen order.
 type memberState struct {
-	replaceAll  bool
-	add, remove []string
+	replaceAll bool
+	order      []string
+	effect     map[string]int8 // joins, leaves or none
 }
 
-func (st *memberState) change() MemberChange {
-	return MemberChange{Add: st.add, Remove: st.remove, ReplaceAll: st.replaceAll}
-}
+const (
+	none   int8 = 0
+	joins  int8 = 1
+	leaves int8 = -1
+)
 
-func (st *memberState) join(id string) {
-	st.remove = without(st.remove, id)
-	if !contains(st.add, id) {
-		st.add = append(st.add, id)
+func (st *memberState) set(id string, e int8) {
+	if st.effect == nil {
+		st.effect = map[string]int8{}
 	}
+	if _, seen := st.effect[id]; !seen {
+		st.order = append(st.order, id)
+	}
+	st.effect[id] = e
 }
+
+func (st *memberState) join(id string) { st.set(id, joins) }
 
 func (st *memberState) leave(id string) {
-	st.add = without(st.add, id)
-	if !st.replaceAll && !contains(st.remove, id) {
-		st.remove = append(st.remove, id)
+	if st.replaceAll {
+		// The new set is explicit: leaving only undoes a join.
+		if _, seen := st.effect[id]; seen {
+			st.effect[id] = none
+		}
+		return
 	}
+	st.set(id, leaves)
 }
 
 func (st *memberState) setAll(ids []string) {
-	st.replaceAll, st.add, st.remove = true, nil, nil
+	st.replaceAll, st.order = true, nil
+	clear(st.effect)
 	for _, id := range ids {
 		st.join(id)
 	}
-	if st.add == nil {
-		st.add = []string{}
-	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+func (st *memberState) change() MemberChange {
+	mc := MemberChange{ReplaceAll: st.replaceAll}
+	if st.replaceAll {
+		mc.Add = []string{}
+	}
+	for _, id := range st.order {
+		switch st.effect[id] {
+		case joins:
+			mc.Add = append(mc.Add, id)
+		case leaves:
+			mc.Remove = append(mc.Remove, id)
 		}
 	}
-	return false
-}
-
-func without(list []string, s string) []string {
-	for i, x := range list {
-		if x == s {
-			return append(list[:i:i], list[i+1:]...)
-		}
-	}
-	return list
+	return mc
 }
 
 // op handles one operation, appending it to rest unless it is a member
@@ -304,4 +314,13 @@ func filterIDs(e fp.Expression) ([]string, error) {
 		}
 	}
 	return nil, scimerr.InvalidFilter("member filters must compare value with eq, as in members[value eq \"id\"]")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

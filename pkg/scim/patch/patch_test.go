@@ -2,6 +2,7 @@ package patch
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -381,6 +382,12 @@ func TestApply(t *testing.T) {
 			want: withDoc(t, oktaUser, `{"emails":[{"value":"a@example.com","type":"work","primary":true}]}`),
 		},
 		{
+			name: "null sub-attribute in a complex value clears it",
+			res:  oktaUser,
+			ops:  `[{"op":"replace","value":{"name":{"givenName":null,"middleName":"Q"}}}]`,
+			want: withDoc(t, oktaUser, `{"name":{"familyName":"User","middleName":"Q"}}`),
+		},
+		{
 			name: "replace complex merges sub-attributes",
 			res:  oktaUser,
 			ops:  `[{"op":"replace","path":"name","value":{"givenName":"Babs"}}]`,
@@ -409,6 +416,24 @@ func TestApply(t *testing.T) {
 			res:  oktaUser,
 			ops:  `[{"op":"remove","path":"emails[type eq \"work\"].value"}]`,
 			want: withDoc(t, oktaUser, `{"emails":null}`),
+		},
+		{
+			name: "remove sub-attribute of every element drops hollow elements",
+			res:  withDoc(t, oktaUser, `{"emails":[{"value":"a@x.com","type":"work","primary":true},{"value":"b@x.com","display":"B"}]}`),
+			ops:  `[{"op":"remove","path":"emails.value"}]`,
+			want: withDoc(t, oktaUser, `{"emails":[{"display":"B"}]}`),
+		},
+		{
+			name: "replace multi-valued with empty array clears it",
+			res:  oktaUser,
+			ops:  `[{"op":"replace","path":"emails","value":[]}]`,
+			want: withDoc(t, oktaUser, `{"emails":null}`),
+		},
+		{
+			name: "add empty values is a no-op",
+			res:  oktaUser,
+			ops:  `[{"op":"add","path":"emails","value":[]},{"op":"add","path":"name","value":{}},{"op":"add","path":"manager","value":[]}]`,
+			want: oktaUser,
 		},
 		{
 			name: "remove sub-attribute",
@@ -963,5 +988,133 @@ func TestChanged(t *testing.T) {
 		if got := Changed(tt.rt, req.Operations); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("Changed(%s) = %q, want %q", tt.ops, got, tt.want)
 		}
+	}
+}
+
+func TestResolve(t *testing.T) {
+	rt := schema.UserResourceType()
+	tests := []struct {
+		path   string
+		want   string // canonical attribute path
+		filter string // filter-parser's rendering of the value filter
+	}{
+		{"userName", "userName", ""},
+		{" NAME.givenname ", "name.givenName", ""},
+		{"urn:ietf:params:scim:schemas:core:2.0:User:name.givenName", "name.givenName", ""},
+		{"URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:Manager.Value", entURN + ":manager.value", ""},
+		{"manager", entURN + ":manager", ""},
+		{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", entURN, ""},
+		{"id", "id", ""},
+		{"meta.lastModified", "meta.lastModified", ""},
+		{`emails[type eq "work"]`, "emails", `type eq "work"`},
+		{`emails[type eq "work"].value`, "emails.value", `type eq "work"`},
+		{`emails [ TYPE EQ "work" ].Value`, "emails.value", `TYPE eq "work"`},
+		{`emails[type eq "work" and value co "@x" and primary eq true]`, "emails", `type eq "work" and value co "@x" and primary eq true`},
+		{`emails[(type eq "work" or type eq "home") and not (primary eq false)]`, "emails", `(type eq "work" or type eq "home") and not(primary eq false)`},
+		{`emails[value pr]`, "emails", `value pr`},
+		{`emails[value eq "a]b\"c"]`, "emails", `value eq "a]b\\\"c"`},
+		{`x509Certificates[value eq "x"].value`, "x509Certificates.value", `value eq "x"`},
+		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager[value eq "m1"]`, entURN + ":manager", `value eq "m1"`},
+		{`roles[primary eq "True"].display`, "roles.display", `primary eq "True"`},
+		{`name[givenName eq "a"].familyName`, "name.familyName", `givenName eq "a"`},
+		{`addresses[type eq "work"].postalCode`, "addresses.postalCode", `type eq "work"`},
+	}
+	for _, tt := range tests {
+		p, err := parsePath(rt, tt.path)
+		if err != nil {
+			t.Errorf("parsePath(%q): %v", tt.path, err)
+			continue
+		}
+		if got := p.String(); got != tt.want {
+			t.Errorf("parsePath(%q) = %q, want %q", tt.path, got, tt.want)
+		}
+		var filter string
+		if p.expr != nil {
+			filter = fmt.Sprint(p.expr)
+		}
+		if filter != tt.filter {
+			t.Errorf("parsePath(%q) filter = %s, want %s", tt.path, filter, tt.filter)
+		}
+	}
+}
+
+func TestResolveErrors(t *testing.T) {
+	rt := schema.UserResourceType()
+	for _, path := range []string{
+		"", " ", "userName.", ".userName", "name..givenName", "name.givenName.x", "user name", "nick-Name!", "1abc",
+		"emails[", "emails]", `emails[type eq "work"`, `emails[type eq "work"]x`, `emails[type eq "work"].`,
+		`emails[type eq "work"].value.x`, `emails[type eq "work"][value pr]`, `emails[type[x eq 1]]`,
+		`emails[type eq work]`, `emails[type eq "work]`, `emails[type eq]`, `emails[type xx "a"]`, `emails[type eq "a" and]`,
+		`emails[not type eq "a"]`, `emails[(type eq "a"]`, `emails[type eq "a")]`, `emails[]`, `emails[type eq "a" "b"]`,
+		`emails[type eq 1e999]`, `emails[urn:x:type eq "a"]`, `emails[foo eq "a"]`, `emails[type gt true]`,
+		`emails[primary eq 1]`, `userName[value eq "a"]`, `name.givenName[value eq "a"]`,
+		"urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:core:2.0:User:", "urn::x", "foo:bar",
+		"urn:example:unknown:1.0:attr", "password[value eq \"x\"]",
+		"emails[" + strings.Repeat("(", 40) + `type eq "a"` + strings.Repeat(")", 40) + "]",
+		strings.Repeat("a", maxPathLen+1),
+	} {
+		p, err := parsePath(rt, path)
+		if e, ok := scimerr.As(err); !ok || e.ScimType != scimerr.InvalidPathType {
+			t.Errorf("parsePath(%q) = %v, %v; want invalidPath", path, p, err)
+		}
+	}
+}
+
+func TestEqConstraints(t *testing.T) {
+	rt := schema.UserResourceType()
+	tests := []struct {
+		path string
+		want map[string]any // nil: no constraints
+	}{
+		{`emails[type eq "work"]`, map[string]any{"type": "work"}},
+		{`emails[TYPE eq "work" and value eq "a\"b@x"]`, map[string]any{"type": "work", "value": `a"b@x`}},
+		{`emails[type eq "work" and primary eq "True"]`, map[string]any{"type": "work", "primary": true}},
+		{`emails[type eq "work" and type eq "home"]`, nil},
+		{`emails[type eq "work" or type eq "home"]`, nil},
+		{`emails[type eq "work" and value co "x"]`, nil},
+		{`emails[not (type eq "work")]`, nil},
+		{`emails[type eq null]`, nil},
+	}
+	for _, tt := range tests {
+		p, err := parsePath(rt, tt.path)
+		if err != nil {
+			t.Errorf("parsePath(%q): %v", tt.path, err)
+			continue
+		}
+		got, ok := eqConstraints(p.attr, p.expr)
+		if !ok {
+			got = nil
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("eqConstraints(%q) = %v, %v; want %v", tt.path, got, ok, tt.want)
+		}
+	}
+}
+
+func TestApplyHandBuiltResource(t *testing.T) {
+	res := map[string]any{
+		"schemas":  []string{schema.UserURN},
+		"id":       "u1",
+		"userName": "x",
+		"emails":   []any{map[string]any{"value": "a@x.com", "type": "work"}},
+	}
+	got, err := Apply(schema.UserResourceType(), res, []Operation{
+		{Op: "add", Path: "manager", Value: map[string]any{"value": "m"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"schemas":  []any{schema.UserURN, entURN},
+		"id":       "u1",
+		"userName": "x",
+		"emails":   []any{map[string]any{"value": "a@x.com", "type": "work"}},
+		entURN:     map[string]any{"manager": map[string]any{"value": "m"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %s, want %s", toJSON(got), toJSON(want))
+	}
+	if s := res["schemas"].([]string); len(s) != 1 {
+		t.Errorf("input schemas modified: %v", s)
 	}
 }

@@ -4,13 +4,14 @@ import (
 	"strings"
 
 	fp "github.com/scim2/filter-parser/v2"
+
 	"github.com/scimless/scimless/pkg/scim/filter"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 )
 
 // maxPathLen bounds the length of an attribute path; real paths are far
-// shorter, and the path parser backtracks.
+// shorter.
 const maxPathLen = 1024
 
 // path is a resolved PATCH path.
@@ -86,12 +87,16 @@ func resolve(rt *schema.ResourceType, s string) (path, error) {
 		}
 		return path{urn: sch.ID, ext: true}, nil
 	}
-	fpp, err := parseFP(s)
+	attrText, filterText, subText, hasFilter, err := splitPath(s)
 	if err != nil {
+		e, _ := scimerr.As(err)
+		return path{}, scimerr.InvalidPath("invalid path %q: %s", truncate(s), e.Detail)
+	}
+	urn, name, sub := rt.SplitPath(attrText)
+	if !validName(name) || (sub != "" && !validName(sub)) || strings.HasSuffix(attrText, ".") {
 		return path{}, scimerr.InvalidPath("invalid path %q", truncate(s))
 	}
-	ap := fpp.AttributePath
-	ref, err := lookup(rt, ap.URI(), ap.AttributeName, ap.SubAttributeName())
+	ref, err := lookup(rt, urn, name, sub)
 	if err != nil {
 		if e, ok := scimerr.As(err); ok {
 			return path{}, e
@@ -99,7 +104,7 @@ func resolve(rt *schema.ResourceType, s string) (path, error) {
 		return path{}, scimerr.InvalidPath("invalid path %q: %v", truncate(s), err)
 	}
 	p := path{urn: ref.URN, ext: ref.Extension, attr: ref.Attr, sub: ref.Sub}
-	if fpp.ValueExpression == nil {
+	if !hasFilter {
 		return p, nil
 	}
 	if p.sub != nil {
@@ -108,25 +113,17 @@ func resolve(rt *schema.ResourceType, s string) (path, error) {
 	if p.attr.Type != schema.Complex {
 		return path{}, scimerr.InvalidPath("invalid path %q: %s is not a complex attribute and cannot be filtered", truncate(s), p.attr.Name)
 	}
-	p.expr = fpp.ValueExpression
-	if fpp.SubAttribute != nil {
-		p.sub = p.attr.Sub(*fpp.SubAttribute)
+	if p.expr, err = parseValueFilter(filterText); err != nil {
+		e, _ := scimerr.As(err)
+		return path{}, scimerr.InvalidPath("invalid path %q: %s", truncate(s), e.Detail)
+	}
+	if subText != "" {
+		p.sub = p.attr.Sub(subText)
 		if p.sub == nil {
-			return path{}, scimerr.InvalidPath("invalid path %q: %s has no sub-attribute %q", truncate(s), p.attr.Name, truncate(*fpp.SubAttribute))
+			return path{}, scimerr.InvalidPath("invalid path %q: %s has no sub-attribute %q", truncate(s), p.attr.Name, truncate(subText))
 		}
 	}
 	return p, nil
-}
-
-// parseFP runs the filter-parser path grammar, turning a panic inside the
-// parser into an error.
-func parseFP(s string) (p fp.Path, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = scimerr.InvalidPath("invalid path")
-		}
-	}()
-	return fp.ParsePath([]byte(s))
 }
 
 // lookup resolves an attribute name like schema.ResourceType.Lookup, and

@@ -218,7 +218,9 @@ func jsonKind(v any) string {
 	return "an unsupported value"
 }
 
-// copyValue returns a deep copy of a decoded JSON value.
+// copyValue returns a deep copy of a decoded JSON value. []string and
+// map[string]string values, which callers may build by hand, become []any
+// and map[string]any.
 func copyValue(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
@@ -227,6 +229,18 @@ func copyValue(v any) any {
 		out := make([]any, len(x))
 		for i, e := range x {
 			out[i] = copyValue(e)
+		}
+		return out
+	case []string:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = e
+		}
+		return out
+	case map[string]string:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = e
 		}
 		return out
 	}
