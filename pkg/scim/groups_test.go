@@ -35,7 +35,11 @@ func newGrpEnv(t testing.TB) *grpEnv {
 	if _, _, err := auth.Issue(context.Background(), env.Store, auth.IssueOptions{Tenant: "t1", Secret: grpToken}); err != nil {
 		t.Fatal(err)
 	}
-	h := scim.New(scim.Config{Store: env.Store, Auth: auth.NewAuthenticator(env.Store, time.Hour), BaseURL: "https://scim.test/scim/v2", Logger: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	h := scim.New(scim.Config{
+		Store: env.Store, Auth: auth.NewAuthenticator(env.Store, time.Hour), BaseURL: "https://scim.test/scim/v2",
+		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		RateLimit: func(context.Context, string) scim.RateLimit { return scim.RateLimit{} }, // tests create in bulk
+	})
 	return &grpEnv{t: t, h: h, env: env}
 }
 

@@ -55,6 +55,12 @@ type Config struct {
 	BaseURL string
 	// Now returns the current time (tests); time.Now when nil.
 	Now func() time.Time
+	// RequestTimeout bounds each request (DefaultRequestTimeout when zero;
+	// negative disables it).
+	RequestTimeout time.Duration
+	// RateLimit returns a tenant's request budget; nil means DefaultRate and
+	// DefaultBurst for every tenant.
+	RateLimit func(ctx context.Context, tenant string) RateLimit
 }
 
 // Server serves the SCIM API.
@@ -67,6 +73,9 @@ type Server struct {
 	users   *schema.ResourceType
 	groups  *schema.ResourceType
 	mux     *http.ServeMux
+	timeout time.Duration
+	limits  *limiter
+	rate    func(ctx context.Context, tenant string) RateLimit
 }
 
 // New returns a server for cfg.
@@ -80,6 +89,15 @@ func New(cfg Config) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.timeout = cfg.RequestTimeout
+	if s.timeout == 0 {
+		s.timeout = DefaultRequestTimeout
+	}
+	s.limits = newLimiter(s.now)
+	s.rate = cfg.RateLimit
+	if s.rate == nil {
+		s.rate = func(context.Context, string) RateLimit { return RateLimit{Rate: DefaultRate, Burst: DefaultBurst} }
 	}
 	s.mux = s.routes()
 	return s
@@ -139,13 +157,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	principal = p
+	if ok, wait := s.limits.allow(p.Tenant, s.rate(ctx, p.Tenant)); !ok {
+		s.writeError(rw, r, tooManyRequests(wait))
+		return
+	}
 	r = r.WithContext(auth.WithPrincipal(ctx, p))
 	if r.ContentLength > MaxBodyBytes {
 		s.writeError(rw, r, scimerr.New(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", MaxBodyBytes))
 		return
 	}
 	r.Body = http.MaxBytesReader(rw, r.Body, MaxBodyBytes)
-	s.mux.ServeHTTP(rw, r)
+	s.withTimeout(rw, r, s.mux)
 }
 
 func route(r *http.Request) string {
