@@ -322,3 +322,32 @@ func (s *Store) count(ctx context.Context, tenant, sk string) (int, error) {
 	}
 	return c.N, nil
 }
+
+// ImportUsers bulk-loads users that are known to be new and to have unique
+// userNames (a migration, or seeding a benchmark): BatchWriteItem 25 items
+// at a time (each user and its userName guard), then one update of the
+// tenant's count. Unlike CreateUser it checks no uniqueness, so it must not
+// serve client requests.
+func (s *Store) ImportUsers(ctx context.Context, tenant string, users []*User) error {
+	items := make([]any, 0, 2*len(users))
+	for _, u := range users {
+		if err := checkKeyValues(u.UserName, u.ExternalID); err != nil {
+			return fmt.Errorf("import user %s: %w", u.ID, err)
+		}
+		if u.Version == 0 {
+			u.Version = 1
+		}
+		items = append(items, s.userItem(tenant, u),
+			guardItem{PK: tenantPK(tenant), SK: userNameSK(u.UserName), Type: "userName", ID: u.ID})
+	}
+	for start := 0; start < len(items); start += table.MaxBatchWrite {
+		if _, err := s.table.Batch().Write().Put(items[start:min(start+table.MaxBatchWrite, len(items))]...).Run(ctx); err != nil {
+			return fmt.Errorf("import users: %w", err)
+		}
+	}
+	err := s.table.Update(table.PartitionKey, tenantPK(tenant)).Range(table.SortKey, userCountSK).Add(countAttr, len(users)).Run(ctx)
+	if err != nil {
+		return fmt.Errorf("import users: count: %w", err)
+	}
+	return nil
+}

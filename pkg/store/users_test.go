@@ -192,3 +192,28 @@ func TestListUsersPagesAndCursor(t *testing.T) {
 		t.Fatal("cursor visible in another tenant")
 	}
 }
+
+func TestImportUsers(t *testing.T) {
+	env := storetest.New(t)
+	s, ctx := env.Store, context.Background()
+	var users []*store.User
+	for i := range 60 {
+		users = append(users, newUser(fmt.Sprintf("id%03d", i), fmt.Sprintf("User%d@x", i)))
+	}
+	before := env.Metrics.Snapshot()
+	if err := s.ImportUsers(ctx, "t1", users); err != nil {
+		t.Fatal(err)
+	}
+	if d := env.Metrics.Snapshot().Sub(before); d.Requests["BatchWriteItem"] != 5 || d.ItemsWritten != 121 {
+		t.Fatalf("cost %+v, want 5 batches writing 120 items + the count", d)
+	}
+	if n, _ := s.CountUsers(ctx, "t1"); n != 60 {
+		t.Fatalf("count = %d", n)
+	}
+	if u, err := s.UserByUserName(ctx, "t1", "user59@X"); err != nil || u.ID != "id059" {
+		t.Fatalf("guard: %v %v", u, err)
+	}
+	if err := s.CreateUser(ctx, "t1", newUser("new", "user0@x")); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("imported guard not enforced: %v", err)
+	}
+}
