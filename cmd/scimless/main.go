@@ -1,6 +1,6 @@
 // Command scimless is the operator CLI of scimless: it runs the whole service
 // locally (dev), replays Lambda events through a function's handler (invoke),
-// and manages tokens on a local or deployed table.
+// and manages tenants, tokens and the audit log on a local or deployed table.
 package main
 
 import (
@@ -17,7 +17,13 @@ const usage = `usage: scimless <command> [flags]
 commands:
   dev      run the service locally on an embedded DynamoDB-compatible engine
   invoke   run an API Gateway event (events/*.json) through a Lambda handler
-  token    issue bearer tokens (token issue TENANT)
+  tenant   manage tenants (tenant create|list|show|suspend|resume|set)
+  token    manage bearer tokens (token issue|list|revoke)
+  audit    list a tenant's writes (audit TENANT [-since 24h] [-limit 100])
+
+tenant, token and audit work on a table: -table NAME (default "scimless"),
+-region REGION, -dynamodb-endpoint URL (a local endpoint; without it AWS with
+the standard credential chain).
 
 Run "scimless <command> -h" for a command's flags.
 `
@@ -40,8 +46,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDev(ctx, args[1:], stdout, stderr)
 	case "invoke":
 		err = runInvoke(ctx, args[1:], stdout, stderr)
+	case "tenant":
+		err = runTenant(ctx, args[1:], stdout, stderr)
 	case "token":
 		err = runToken(ctx, args[1:], stdout, stderr)
+	case "audit":
+		err = runAudit(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -12,10 +12,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unsafe"
 
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -29,6 +32,11 @@ const (
 // ErrUnauthorized means the token is missing, malformed, unknown, expired or
 // revoked. Its message never contains the token.
 var ErrUnauthorized = errors.New("unauthorized")
+
+// ErrSuspended means the token is valid but its tenant is suspended. It wraps
+// ErrUnauthorized (so a caller that only knows ErrUnauthorized refuses the
+// request with 401) and store.ErrSuspended; test it first to answer 403.
+var ErrSuspended = fmt.Errorf("%w: %w", store.ErrSuspended, ErrUnauthorized)
 
 // Principal is who a request acts as.
 type Principal struct {
@@ -77,13 +85,25 @@ func NewID() string {
 }
 
 // Authenticator maps bearer tokens to principals, with a cache.
+//
+// A cold lookup is one GetItem of the token's hash (the lookup item carries
+// the tenant, scopes, expiry and the tenant's suspension), cached for the
+// authenticator's TTL (DefaultCacheTTL, 60 s): a warm Lambda authenticates
+// without a round trip, and a revoked token, a suspended or resumed tenant
+// take effect within that TTL. Unknown tokens are cached too, so a flood of
+// one bad token costs one read per TTL.
 type Authenticator struct {
 	store *store.Store
 	ttl   time.Duration
 	now   func() time.Time
+	log   *slog.Logger
 
-	mu    sync.Mutex
-	cache map[string]cached // key: token hash
+	lastUsed bool
+	touches  chan struct{} // semaphore bounding the last-used updates in flight
+	wg       sync.WaitGroup
+
+	mu    sync.RWMutex
+	cache map[[sha256.Size]byte]cached // key: SHA-256 of the secret
 }
 
 type cached struct {
@@ -91,36 +111,75 @@ type cached struct {
 	expires time.Time
 }
 
-// DefaultCacheTTL is how long a token lookup is cached.
+// DefaultCacheTTL is how long a token lookup is cached: a revoked token stops
+// working, and a suspended tenant's tokens are refused, within it.
 const DefaultCacheTTL = 60 * time.Second
 
 // maxCache bounds the cache; when full it is emptied (simple and safe).
 const maxCache = 10000
 
+// Bounds of the asynchronous "last used" updates.
+const (
+	maxTouches   = 8               // in flight at once; more are skipped
+	touchTimeout = 3 * time.Second // each
+)
+
+// Option configures an Authenticator.
+type Option func(*Authenticator)
+
+// WithLogger sets the logger of failed "last used" updates (default
+// slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(a *Authenticator) { a.log = l } }
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(a *Authenticator) { a.now = now } }
+
+// WithoutLastUsed disables recording when tokens were last used.
+func WithoutLastUsed() Option { return func(a *Authenticator) { a.lastUsed = false } }
+
 // NewAuthenticator returns an authenticator over st caching lookups for ttl
 // (DefaultCacheTTL when zero or negative).
-func NewAuthenticator(st *store.Store, ttl time.Duration) *Authenticator {
+func NewAuthenticator(st *store.Store, ttl time.Duration, opts ...Option) *Authenticator {
 	if ttl <= 0 {
 		ttl = DefaultCacheTTL
 	}
-	return &Authenticator{store: st, ttl: ttl, now: time.Now, cache: map[string]cached{}}
+	a := &Authenticator{store: st, ttl: ttl, now: time.Now, log: slog.Default(), lastUsed: true,
+		touches: make(chan struct{}, maxTouches), cache: map[[sha256.Size]byte]cached{}}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // Authenticate checks an Authorization header value ("Bearer <token>") and
-// returns the principal. Errors wrap ErrUnauthorized, except store failures.
+// returns the principal. Errors wrap ErrUnauthorized (missing, malformed,
+// unknown, revoked or expired token) or ErrSuspended (the tenant is
+// suspended; it wraps ErrUnauthorized too), except store failures. Error
+// messages never contain the token. With ErrSuspended the returned principal
+// names the tenant and token (for logs and the error detail) but carries no
+// scope.
+//
+// With a warm cache it makes no request; on a miss it makes one GetItem, and
+// for a valid token starts an asynchronous UpdateItem recording when the
+// token was last used (see Wait). That update is off the request path,
+// bounded (maxTouches in flight, touchTimeout each) and best effort: errors
+// are only logged, and on Lambda a process frozen after the response may
+// skip some updates, so "last used" is a lower bound accurate to about the
+// cache TTL.
 func (a *Authenticator) Authenticate(ctx context.Context, header string) (Principal, error) {
 	scheme, secret, ok := strings.Cut(strings.TrimSpace(header), " ")
 	secret = strings.TrimSpace(secret)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" || len(secret) > 512 {
 		return Principal{}, fmt.Errorf("malformed authorization header: %w", ErrUnauthorized)
 	}
-	hash := Hash(secret)
+	// sha256 only reads its input: hash the string's bytes without copying.
+	key := sha256.Sum256(unsafe.Slice(unsafe.StringData(secret), len(secret)))
 	now := a.now()
-	a.mu.Lock()
-	c, hit := a.cache[hash]
-	a.mu.Unlock()
+	a.mu.RLock()
+	c, hit := a.cache[key]
+	a.mu.RUnlock()
 	if !hit || now.After(c.expires) {
-		tok, err := a.store.TokenByHash(ctx, hash)
+		tok, err := a.store.TokenByHash(ctx, hex.EncodeToString(key[:]))
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			tok = nil
@@ -132,8 +191,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Princi
 		if len(a.cache) >= maxCache {
 			clear(a.cache)
 		}
-		a.cache[hash] = c
+		a.cache[key] = c
 		a.mu.Unlock()
+		if tok != nil && !tok.Suspended && (tok.Expires.IsZero() || !now.After(tok.Expires)) {
+			a.touch(ctx, tok.Tenant, tok.ID, now)
+		}
 	}
 	// The lookup is by hash, so no secret comparison happens here: there is
 	// nothing for a timing attack to measure beyond the hash itself.
@@ -143,21 +205,66 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Princi
 	if !c.tok.Expires.IsZero() && now.After(c.tok.Expires) {
 		return Principal{}, fmt.Errorf("expired token: %w", ErrUnauthorized)
 	}
+	if c.tok.Suspended {
+		return Principal{Tenant: c.tok.Tenant, TokenID: c.tok.ID}, fmt.Errorf("tenant %s: %w", c.tok.Tenant, ErrSuspended)
+	}
 	return Principal{Tenant: c.tok.Tenant, TokenID: c.tok.ID, Scopes: c.tok.Scopes}, nil
 }
+
+// touch records asynchronously that a token was used at t (see Authenticate).
+func (a *Authenticator) touch(ctx context.Context, tenant, id string, t time.Time) {
+	if !a.lastUsed {
+		return
+	}
+	select {
+	case a.touches <- struct{}{}:
+	default:
+		return // enough in flight: this one is skipped
+	}
+	a.wg.Add(1)
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		defer func() { <-a.touches; a.wg.Done() }()
+		ctx, cancel := context.WithTimeout(ctx, touchTimeout)
+		defer cancel()
+		if err := a.store.TouchToken(ctx, tenant, id, t); err != nil && !errors.Is(err, store.ErrNotFound) {
+			a.log.WarnContext(ctx, "record token last use", "tenant", tenant, "token_id", id, "err", err.Error())
+		}
+	}()
+}
+
+// Wait waits until the "last used" updates started so far have finished
+// (tests, graceful shutdown).
+func (a *Authenticator) Wait() { a.wg.Wait() }
 
 // IssueOptions describe a token to issue.
 type IssueOptions struct {
 	Tenant  string
 	Secret  string // the token; a new random one when empty
 	Label   string
-	Scopes  []string // default: scim and xaas
+	Scopes  []string // ScopeSCIM and/or ScopeXaaS; default: both
 	Expires time.Time
 	Now     time.Time
+	// RequireTenant makes Issue refuse a tenant that does not exist (what
+	// "scimless token issue" does). Without it a missing tenant is created,
+	// active, in the same transaction as the token (the local run, invoke and
+	// tests). A suspended tenant is refused either way.
+	RequireTenant bool
 }
 
+// MaxLabel is the longest token label accepted, in bytes.
+const MaxLabel = 128
+
 // Issue stores a token (its hash only) and returns the secret, which cannot
-// be recovered later, and the stored record.
+// be recovered later, and the stored record. Errors wrap ErrSuspended for a
+// suspended tenant, store.ErrNotFound for an unknown tenant (with
+// RequireTenant) and store.ErrTooLarge when the tenant has
+// store.MaxTokensPerTenant tokens.
+//
+// Issuing a given Secret again for the same tenant is idempotent: it returns
+// the token already stored (so a local run restarted with the same -token
+// against a persistent table works). A Secret stored for another tenant is an
+// error.
 func Issue(ctx context.Context, st *store.Store, o IssueOptions) (string, store.Token, error) {
 	if !ValidTenant(o.Tenant) {
 		return "", store.Token{}, fmt.Errorf("issue token: invalid tenant name %q (1-64 letters, digits, '.', '_' or '-')", o.Tenant)
@@ -172,20 +279,45 @@ func Issue(ctx context.Context, st *store.Store, o IssueOptions) (string, store.
 	if len(secret) < 8 || len(secret) > 512 || strings.ContainsAny(secret, " \t\r\n") {
 		return "", store.Token{}, errors.New("issue token: a token must be 8-512 characters without spaces")
 	}
-	scopes := o.Scopes
+	if len(o.Label) > MaxLabel || strings.ContainsFunc(o.Label, unicode.IsControl) {
+		return "", store.Token{}, fmt.Errorf("issue token: a label must be at most %d characters without control characters", MaxLabel)
+	}
+	scopes := slices.Clone(o.Scopes)
 	if len(scopes) == 0 {
 		scopes = []string{ScopeSCIM, ScopeXaaS}
 	}
+	for _, sc := range scopes {
+		if sc != ScopeSCIM && sc != ScopeXaaS {
+			return "", store.Token{}, fmt.Errorf("issue token: unknown scope %q (%s or %s)", sc, ScopeSCIM, ScopeXaaS)
+		}
+	}
+	slices.Sort(scopes)
+	scopes = slices.Compact(scopes)
 	now := o.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
+	if !o.Expires.IsZero() && !o.Expires.After(now) {
+		return "", store.Token{}, errors.New("issue token: the expiry is in the past")
+	}
 	t := store.Token{Hash: Hash(secret), ID: NewID()[:12], Tenant: o.Tenant, Label: o.Label,
 		Prefix: secret[:min(8, len(secret)/4)], Scopes: scopes, Created: now, Expires: o.Expires}
-	if err := st.PutToken(ctx, t); err != nil {
-		return "", store.Token{}, err
+	err := st.CreateToken(ctx, t, !o.RequireTenant)
+	switch {
+	case err == nil:
+		return secret, t, nil
+	case errors.Is(err, store.ErrSuspended):
+		return "", store.Token{}, fmt.Errorf("issue token: tenant %s: %w", o.Tenant, ErrSuspended)
+	case errors.Is(err, store.ErrConflict) && o.Secret != "":
+		prev, gerr := st.TokenByHash(ctx, t.Hash)
+		if gerr == nil && prev.Tenant == o.Tenant {
+			return secret, *prev, nil
+		}
+		if gerr == nil {
+			return "", store.Token{}, errors.New("issue token: this token is already issued for another tenant")
+		}
 	}
-	return secret, t, nil
+	return "", store.Token{}, fmt.Errorf("issue token: %w", err)
 }
 
 // ValidTenant reports whether name is a valid tenant name: 1-64 ASCII
