@@ -16,6 +16,8 @@
 //   - DescribeTable reports TableStatus ACTIVE, so table waiters finish.
 //   - TransactWriteItems over 100 actions and table names outside 3–255
 //     characters are rejected with a ValidationException, as DynamoDB does.
+//   - An UpdateItem's top-level REMOVE, and a set emptied by DELETE, remove
+//     the attribute (minidyn ignores the first and keeps the second).
 //   - UpdateTimeToLive, DescribeTimeToLive and ListTables are answered here
 //     (minidyn lacks them). TTL expiry itself is not simulated: the store never
 //     relies on it for correctness, only for housekeeping.
@@ -155,13 +157,13 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case "DescribeTable":
 			out = setActive(out)
 		case "UpdateItem":
-			b.removeEmptySets(r, req)
+			b.fixUpdate(r, req)
 		case "TransactWriteItems":
 			items, _ := req["TransactItems"].([]any)
 			for _, it := range items {
 				if m, ok := it.(map[string]any); ok {
 					if u, ok := m["Update"].(map[string]any); ok {
-						b.removeEmptySets(r, u)
+						b.fixUpdate(r, u)
 					}
 				}
 			}
@@ -280,13 +282,16 @@ func addScannedCount(out []byte) []byte {
 	return b
 }
 
-// removeEmptySets finishes an update that deleted elements from a set: where
-// the set is now empty, DynamoDB removes the attribute, so the bridge does
-// too. minidyn keeps an empty set; its transaction rollback then deep-copies
-// it into a value of no type, which breaks every later Query of the table.
-func (b *bridge) removeEmptySets(r *http.Request, upd map[string]any) {
+// fixUpdate finishes an update the way DynamoDB would where minidyn does
+// not: attributes named in a REMOVE clause are removed (minidyn ignores
+// top-level REMOVE), and a set emptied by DELETE disappears (minidyn keeps
+// an empty set; its transaction rollback then deep-copies it into a value of
+// no type, which breaks every later Query of the table). The item is read
+// and written back without those attributes.
+func (b *bridge) fixUpdate(r *http.Request, upd map[string]any) {
 	expr, _ := upd["UpdateExpression"].(string)
-	if !strings.Contains(strings.ToUpper(expr), "DELETE") {
+	upper := strings.ToUpper(expr)
+	if !strings.Contains(upper, "DELETE") && !strings.Contains(upper, "REMOVE") {
 		return
 	}
 	call := func(op string, body map[string]any) map[string]any {
@@ -304,7 +309,10 @@ func (b *bridge) removeEmptySets(r *http.Request, upd map[string]any) {
 	}
 	got := call("GetItem", map[string]any{"TableName": upd["TableName"], "Key": upd["Key"], "ConsistentRead": true})
 	item, _ := got["Item"].(map[string]any)
-	var empty []string
+	if item == nil {
+		return
+	}
+	drop := removedAttrs(expr, upd["ExpressionAttributeNames"])
 	for k, v := range item {
 		av, _ := v.(map[string]any)
 		isEmpty := len(av) == 0
@@ -314,17 +322,53 @@ func (b *bridge) removeEmptySets(r *http.Request, upd map[string]any) {
 			}
 		}
 		if isEmpty {
-			empty = append(empty, k)
+			drop = append(drop, k)
 		}
 	}
-	if len(empty) == 0 {
-		return
+	changed := false
+	for _, k := range drop {
+		if _, ok := item[k]; ok {
+			delete(item, k)
+			changed = true
+		}
 	}
-	// Rewrite the item without them (minidyn's REMOVE leaves them in place).
-	for _, k := range empty {
-		delete(item, k)
+	if changed {
+		call("PutItem", map[string]any{"TableName": upd["TableName"], "Item": item})
 	}
-	call("PutItem", map[string]any{"TableName": upd["TableName"], "Item": item})
+}
+
+// removedAttrs returns the top-level attribute names of an update
+// expression's REMOVE clause, resolving #name placeholders. Nested paths
+// (a.b, a[0]) are left to the engine.
+func removedAttrs(expr string, names any) []string {
+	nm, _ := names.(map[string]any)
+	upper := strings.ToUpper(expr)
+	i := strings.Index(upper, "REMOVE ")
+	if i < 0 {
+		return nil
+	}
+	clause := expr[i+len("REMOVE "):]
+	for _, kw := range []string{" SET ", " ADD ", " DELETE "} {
+		if j := strings.Index(strings.ToUpper(clause), kw); j >= 0 {
+			clause = clause[:j]
+		}
+	}
+	var out []string
+	for _, p := range strings.Split(clause, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" || strings.ContainsAny(p, ".[") {
+			continue
+		}
+		if strings.HasPrefix(p, "#") {
+			if n, ok := nm[p].(string); ok {
+				p = n
+			} else {
+				continue
+			}
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // dropEmptySets removes empty SS/NS/BS attributes from items in a response.
