@@ -390,3 +390,58 @@ func TestGroupImportPaging(t *testing.T) {
 		t.Fatalf("saw %d groups, want %d", len(seen), n)
 	}
 }
+
+// TestAuditTrail: every successful write is recorded with who, what and
+// when; reads and failed writes are not.
+func TestAuditTrail(t *testing.T) {
+	e := newGrpEnv(t)
+	uid := e.user("audited@x")
+	e.do("GET", "/Users/"+uid, nil)
+	e.do("POST", "/Users", map[string]any{"userName": "audited@x"}) // 409: not audited
+	e.do("PATCH", "/Users/"+uid, patchOp(map[string]any{"op": "replace", "value": map[string]any{"active": false}}))
+	e.do("DELETE", "/Users/"+uid, nil)
+	entries, err := e.env.Store.ListAudit(context.Background(), "t1", time.Now().Add(-time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"DELETE /scim/v2/Users/{id}", "PATCH /scim/v2/Users/{id}", "POST /scim/v2/Users"}
+	if len(entries) != len(want) {
+		t.Fatalf("%d audit entries, want %d: %+v", len(entries), len(want), entries)
+	}
+	for i, en := range entries {
+		if en.Operation != want[i] || en.ResourceID != uid || en.ResourceType != "User" || en.TokenID == "" {
+			t.Fatalf("entry %d = %+v, want %s on %s", i, en, want[i], uid)
+		}
+	}
+}
+
+// TestSuspendedTenant: a suspended tenant's tokens get a SCIM 403 that says
+// why, and work again once it is resumed.
+func TestSuspendedTenant(t *testing.T) {
+	env := storetest.New(t)
+	ctx := context.Background()
+	if _, _, err := auth.Issue(ctx, env.Store, auth.IssueOptions{Tenant: "acme", Secret: "acme-token-1"}); err != nil {
+		t.Fatal(err)
+	}
+	get := func() (int, string) {
+		h := scim.New(scim.Config{Store: env.Store, Auth: auth.NewAuthenticator(env.Store, 0)}) // cold cache
+		req := httptest.NewRequest("GET", "/scim/v2/Users", nil)
+		req.Header.Set("Authorization", "Bearer acme-token-1")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	for _, step := range []struct {
+		status string
+		want   int
+	}{{"", 200}, {store.TenantSuspended, 403}, {store.TenantActive, 200}} {
+		if step.status != "" {
+			if _, err := env.Store.SetTenantStatus(ctx, "acme", step.status); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if code, body := get(); code != step.want || (code == 403 && !strings.Contains(body, `"status":"403"`)) {
+			t.Fatalf("after %q: %d %s, want %d", step.status, code, body, step.want)
+		}
+	}
+}

@@ -111,18 +111,22 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 // client gets a SCIM 503 with Retry-After; h's context is cancelled, so its
 // store calls stop and a write already sent either completed or did not
 // (every write is a single conditional request or transaction).
-func (s *Server) withTimeout(w http.ResponseWriter, r *http.Request, h http.Handler) {
+//
+// It returns the request h served, which carries the matched route pattern
+// and path values (r itself when the request timed out).
+func (s *Server) withTimeout(w http.ResponseWriter, r *http.Request, h http.Handler) *http.Request {
 	if s.timeout <= 0 {
 		h.ServeHTTP(w, r)
-		return
+		return r
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
 	bw := &bufferedWriter{header: http.Header{}}
 	done := make(chan any, 1)
+	inner := r.WithContext(ctx)
 	go func() {
 		defer func() { done <- recover() }()
-		h.ServeHTTP(bw, r.WithContext(ctx))
+		h.ServeHTTP(bw, inner)
 	}()
 	timedOut := func() {
 		e := scimerr.New(http.StatusServiceUnavailable, "", "the request took longer than %s and was stopped; it may or may not have been applied, retry it", s.timeout)
@@ -136,7 +140,7 @@ func (s *Server) withTimeout(w http.ResponseWriter, r *http.Request, h http.Hand
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			timedOut() // finished, but too late for its result to be trusted
-			return
+			return r
 		}
 		for k, v := range bw.header {
 			w.Header()[k] = v
@@ -146,7 +150,9 @@ func (s *Server) withTimeout(w http.ResponseWriter, r *http.Request, h http.Hand
 		}
 		w.WriteHeader(bw.status)
 		_, _ = w.Write(bw.body.Bytes())
+		return inner.WithContext(r.Context())
 	case <-ctx.Done():
 		timedOut()
+		return r
 	}
 }

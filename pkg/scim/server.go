@@ -58,9 +58,11 @@ type Config struct {
 	// RequestTimeout bounds each request (DefaultRequestTimeout when zero;
 	// negative disables it).
 	RequestTimeout time.Duration
-	// RateLimit returns a tenant's request budget; nil means DefaultRate and
-	// DefaultBurst for every tenant.
+	// RateLimit returns a tenant's request budget; nil means the tenant's
+	// "rateLimit" setting, or DefaultRate and DefaultBurst.
 	RateLimit func(ctx context.Context, tenant string) RateLimit
+	// NoAudit turns off the audit trail of writes (benchmarks only).
+	NoAudit bool
 }
 
 // Server serves the SCIM API.
@@ -74,6 +76,8 @@ type Server struct {
 	groups  *schema.ResourceType
 	mux     *http.ServeMux
 	timeout time.Duration
+	tenants *tenants
+	noAudit bool
 	limits  *limiter
 	rate    func(ctx context.Context, tenant string) RateLimit
 }
@@ -95,9 +99,11 @@ func New(cfg Config) *Server {
 		s.timeout = DefaultRequestTimeout
 	}
 	s.limits = newLimiter(s.now)
+	s.tenants = &tenants{store: cfg.Store, now: s.now, m: map[string]cachedTenant{}}
+	s.noAudit = cfg.NoAudit
 	s.rate = cfg.RateLimit
 	if s.rate == nil {
-		s.rate = func(context.Context, string) RateLimit { return RateLimit{Rate: DefaultRate, Burst: DefaultBurst} }
+		s.rate = s.tenantRateLimit
 	}
 	s.mux = s.routes()
 	return s
@@ -116,6 +122,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("X-Request-Id", rid)
 	r = r.WithContext(ctx)
 	var principal auth.Principal
+	logReq := r
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(v), "request_id", rid)
@@ -125,7 +132,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
 			slog.String("method", r.Method),
-			slog.String("route", route(r)),
+			slog.String("route", route(logReq)),
 			slog.Int("status", rw.status),
 			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("tenant", principal.Tenant),
@@ -167,7 +174,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(rw, r.Body, MaxBodyBytes)
-	s.withTimeout(rw, r, s.mux)
+	served := s.withTimeout(rw, r, s.mux)
+	logReq = served
+	if !s.noAudit {
+		s.audit(served, p, rw.status, rw.Header().Get("Location"))
+	}
 }
 
 func route(r *http.Request) string {

@@ -1,0 +1,114 @@
+package scim
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/store"
+)
+
+// tenantCacheTTL is how long a tenant's settings are cached in this process:
+// a settings change (rate limit, password sync, schemas) takes effect within
+// it, like a token revocation within the token cache TTL.
+const tenantCacheTTL = 60 * time.Second
+
+// tenants caches tenant items (settings) per process.
+type tenants struct {
+	store *store.Store
+	now   func() time.Time
+	mu    sync.Mutex
+	m     map[string]cachedTenant
+}
+
+type cachedTenant struct {
+	t       *store.Tenant // nil: no tenant item (defaults apply)
+	expires time.Time
+}
+
+// get returns the tenant's item, from the cache when fresh. A missing tenant
+// item yields nil (every setting at its default).
+func (c *tenants) get(ctx context.Context, id string) (*store.Tenant, error) {
+	now := c.now()
+	c.mu.Lock()
+	ct, ok := c.m[id]
+	c.mu.Unlock()
+	if ok && now.Before(ct.expires) {
+		return ct.t, nil
+	}
+	t, err := c.store.GetTenant(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		t, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.m) > 10000 {
+		clear(c.m)
+	}
+	c.m[id] = cachedTenant{t: t, expires: now.Add(tenantCacheTTL)}
+	c.mu.Unlock()
+	return t, nil
+}
+
+// tenantRateLimit is the default RateLimit: the tenant's "rateLimit" setting
+// (requests per second, burst twice that) or DefaultRate and DefaultBurst.
+func (s *Server) tenantRateLimit(ctx context.Context, tenant string) RateLimit {
+	t, err := s.tenants.get(ctx, tenant)
+	if err != nil {
+		return RateLimit{Rate: DefaultRate, Burst: DefaultBurst}
+	}
+	if v := t.Setting(store.SettingRateLimit); v != "" {
+		if r, err := strconv.ParseFloat(v, 64); err == nil && r >= 0 {
+			return RateLimit{Rate: r, Burst: max(1, int(2*r))}
+		}
+	}
+	return RateLimit{Rate: DefaultRate, Burst: DefaultBurst}
+}
+
+// audit records a successful write: in the table (with the tenant's audit
+// TTL) and as a JSON log line. Neither carries personal data: only tenant,
+// token id, operation, resource type and id, status and request id.
+func (s *Server) audit(r *http.Request, p auth.Principal, status int, location string) {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		return
+	}
+	if status < 200 || status > 299 || strings.HasSuffix(r.URL.Path, "/.search") {
+		return
+	}
+	ctx := r.Context()
+	op := route(r)
+	resType, id := "", r.PathValue("id")
+	switch {
+	case strings.Contains(op, "/Users"):
+		resType = "User"
+	case strings.Contains(op, "/Groups"):
+		resType = "Group"
+	}
+	if id == "" && location != "" {
+		id = location[strings.LastIndexByte(location, '/')+1:]
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "audit",
+		slog.String("tenant", p.Tenant), slog.String("token_id", p.TokenID), slog.String("operation", op),
+		slog.String("resource_type", resType), slog.String("resource_id", id), slog.Int("status", status),
+		slog.String("request_id", requestID(ctx)))
+	t, _ := s.tenants.get(ctx, p.Tenant)
+	e := store.AuditEntry{Time: s.now(), TokenID: p.TokenID, Operation: op, ResourceType: resType, ResourceID: id,
+		Status: status, RequestID: requestID(ctx)}
+	// A write has happened whatever the audit does: a failure is logged, and
+	// the client still gets its result.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if err := s.store.PutAudit(actx, p.Tenant, e, t.AuditTTL()); err != nil {
+		s.log.ErrorContext(ctx, "audit write failed", "err", err.Error(), "request_id", requestID(ctx))
+	}
+}
