@@ -4,7 +4,7 @@ PKGS      := ./...
 FUZZTIME  ?= 3m
 BENCHTIME ?= 1x
 
-.PHONY: test vet fmt-check build lambda bench bench-scale fuzz synth infra-test run clean
+.PHONY: test vet fmt-check build lambda lambda-init bench bench-scale fuzz synth infra-test run clean
 
 ## test: vet, format check and the full test suite (race detector on the core packages)
 test: fmt-check vet
@@ -32,6 +32,10 @@ lambda:
 	  (cd dist/$$n && rm -f $$n.zip && python3 -c "import zipfile,sys; z=zipfile.ZipFile('$$n.zip','w',zipfile.ZIP_DEFLATED); z.write('bootstrap'); z.close()") && \
 	  echo "$$n: bootstrap $$(stat -c %s dist/$$n/bootstrap) bytes, zip $$(stat -c %s dist/$$n/$$n.zip) bytes"; done
 
+## lambda-init: Lambda figures: linux/arm64 binary and zip size, init time (median/p90 of cold starts on this machine)
+lambda-init:
+	$(GO) run ./cmd/lambdainit -runs 20
+
 ## bench: hot-path benchmarks and the per-request DynamoDB cost report
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./pkg/scim/... ./pkg/auth/...
@@ -39,7 +43,7 @@ bench:
 
 ## bench-scale: the 10,000-user Okta import figure (items read per user)
 bench-scale:
-	SCIMLESS_SCALE=10000 $(GO) test -run 'TestImportScale' -v -count=1 -timeout 30m ./pkg/scim/
+	SCIMLESS_SCALE=10000 $(GO) test -run 'TestImportScale|TestGroupCostReport|TestGroupImportPaging' -v -count=1 -timeout 60m ./pkg/scim/ | grep -E '^(=== RUN|\s+\S+_test.go:[0-9]+: cost|--- |ok|FAIL)' 
 
 ## fuzz: every fuzz target for FUZZTIME each
 fuzz:

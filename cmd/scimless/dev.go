@@ -70,6 +70,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	for _, t := range tokens {
 		tenant, secret := splitToken(t)
+		if secret == "" {
+			// auth.Issue would make up a secret nobody is shown.
+			return fmt.Errorf("-token %q: empty token", t)
+		}
 		if _, _, err := auth.Issue(ctx, db.Store, auth.IssueOptions{Tenant: tenant, Secret: secret, Label: "dev"}); err != nil {
 			return fmt.Errorf("-token: %w", err)
 		}

@@ -67,7 +67,7 @@ func TestBridgeBehavesLikeDynamoDB(t *testing.T) {
 	var items []types.TransactWriteItem
 	for i := range 101 {
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String("tbl"),
-			Item: map[string]types.AttributeValue{"pk": s("p"), "sk": s(string(rune('A' + i%26)) + string(rune('a'+i/26)))}}})
+			Item: map[string]types.AttributeValue{"pk": s("p"), "sk": s(string(rune('A'+i%26)) + string(rune('a'+i/26)))}}})
 	}
 	_, err = c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var ve interface{ ErrorCode() string }

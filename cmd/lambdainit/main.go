@@ -1,0 +1,507 @@
+// Command lambdainit prints the Lambda figures of a function: the size of its
+// linux/arm64 deployment binary and zip, and its init time (process start to
+// the first request for an invocation) measured on this machine against a
+// fake Lambda Runtime API. Run it from the repository:
+//
+//	go run ./cmd/lambdainit [-function ./functions/scim] [-runs 20]
+//
+// Init time: the function is built for the host (same flags as the
+// deployment build), started with AWS_LAMBDA_RUNTIME_API pointing at a fake
+// Runtime API served here, and timed from just before exec until its first
+// GET /2018-06-01/runtime/invocation/next: the aws-lambda-go runtime makes
+// that call once main has loaded the configuration and wired the store and
+// the handler, which is when Lambda's init phase ends. The environment is a
+// Lambda-like one (region, dummy credentials, no shared AWS config, IMDS
+// off), so nothing waits on the network. Then one process is given -event
+// twice (cold and warm invocation) against the embedded DynamoDB-compatible
+// engine, to show the handler answers.
+//
+// It exits with status 1 when a figure misses its target (binary ≤ 15 MB,
+// median init ≤ 50 ms) or the invocation fails.
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/localdb"
+	"github.com/scimless/scimless/pkg/store"
+)
+
+// Targets from the issue.
+const (
+	maxBinaryBytes = 15_000_000
+	maxInitMedian  = 50 * time.Millisecond
+)
+
+const (
+	table = "scimless-lambdainit"
+	token = "local-dev-token" // the token the events in events/ carry
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "lambdainit:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	function := flag.String("function", "./functions/scim", "function package to measure")
+	runs := flag.Int("runs", 20, "number of timed cold starts")
+	event := flag.String("event", "events/scim-get-users.json", "event to invoke the function with (empty: skip)")
+	out := flag.String("out", "", "directory for the binaries and zip (default: a temporary one, removed)")
+	flag.Parse()
+	if *runs < 1 {
+		return errors.New("-runs must be at least 1")
+	}
+
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	dir := *out
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "lambdainit"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	name := filepath.Base(*function)
+	missed := false
+
+	// (a) The deployment artefact.
+	arm := filepath.Join(dir, "linux-arm64", "bootstrap")
+	took, err := build(root, *function, arm, "linux", "arm64")
+	if err != nil {
+		return err
+	}
+	binSize, zipSize, err := zipBootstrap(arm, filepath.Join(dir, "linux-arm64", name+".zip"))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s linux/arm64 (-tags lambda.norpc -trimpath -ldflags=\"-s -w\", built in %.1f s)\n", name, took.Seconds())
+	fmt.Printf("  binary  %10d bytes  %5.1f MiB  target <= 15 MB: %s\n", binSize, float64(binSize)/(1<<20), verdict(binSize <= maxBinaryBytes, &missed))
+	fmt.Printf("  zip     %10d bytes  %5.1f MiB\n", zipSize, float64(zipSize)/(1<<20))
+
+	// (b) Init time, on a host build of the same code.
+	host := filepath.Join(dir, runtime.GOOS+"-"+runtime.GOARCH, "bootstrap")
+	if _, err := build(root, *function, host, runtime.GOOS, runtime.GOARCH); err != nil {
+		return err
+	}
+	rt, err := startRuntime()
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	env := lambdaEnv(rt.addr, dir)
+	// A first start reads the binary from disk into the page cache; Lambda
+	// keeps that in its init figure too, but it is not what varies with the
+	// code, so it is shown apart.
+	first, err := rt.coldStart(host, env)
+	if err != nil {
+		return err
+	}
+	var wall, cpu, queued []time.Duration
+	for range *runs {
+		s, err := rt.coldStart(host, env)
+		if err != nil {
+			return err
+		}
+		wall = append(wall, s.wall)
+		if s.haveSched {
+			cpu = append(cpu, s.cpu)
+			queued = append(queued, s.runqueue)
+		}
+	}
+	med := percentile(wall, 50)
+	fmt.Printf("%s init, exec to first /runtime/invocation/next (%s/%s build, %d CPUs, load average %s; %d runs after one untimed start of %s):\n",
+		name, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadAverage(), *runs, ms(first.wall))
+	fmt.Printf("  wall                  %s  target median <= 50 ms: %s\n", summary(wall), verdict(med <= maxInitMedian, &missed))
+	if len(cpu) > 0 {
+		// On a busy machine wall time includes waiting for a CPU: these show
+		// the work itself and that wait (both summed over threads).
+		fmt.Printf("  CPU time              %s\n", summary(cpu))
+		fmt.Printf("  run-queue wait        %s\n", summary(queued))
+	}
+
+	if *event != "" {
+		payload, err := os.ReadFile(filepath.Join(root, *event))
+		if err != nil {
+			return err
+		}
+		if err := invokeTwice(rt, host, env, *event, payload); err != nil {
+			return err
+		}
+	}
+	if missed {
+		return errors.New("a figure misses its target")
+	}
+	return nil
+}
+
+func verdict(ok bool, missed *bool) string {
+	if ok {
+		return "met"
+	}
+	*missed = true
+	return "MISSED"
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// summary sorts d and formats its median, p90, min and max.
+func summary(d []time.Duration) string {
+	slices.Sort(d)
+	return fmt.Sprintf("median %8s  p90 %8s  min %8s  max %8s", ms(percentile(d, 50)), ms(percentile(d, 90)), ms(d[0]), ms(d[len(d)-1]))
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "n/a"
+}
+
+// percentile returns the nearest-rank p-th percentile of sorted durations.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 × n)
+	return sorted[max(rank, 1)-1]
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run this inside the scimless module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// build builds pkg as Lambda runs it, for goos/goarch.
+func build(root, pkg, out, goos, goarch string) (time.Duration, error) {
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("build %s for %s/%s: %w", pkg, goos, goarch, err)
+	}
+	return time.Since(start), nil
+}
+
+// zipBootstrap writes the deployment zip (one executable "bootstrap", as the
+// provided.al2023 runtime expects) and returns the binary and zip sizes.
+func zipBootstrap(bin, zipPath string) (int64, int64, error) {
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		return 0, 0, err
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate, Modified: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}
+	h.SetMode(0o755)
+	w, err := zw.CreateHeader(h)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := w.Write(b); err != nil {
+		return 0, 0, err
+	}
+	if err := zw.Close(); err != nil {
+		return 0, 0, err
+	}
+	if err := os.WriteFile(zipPath, buf.Bytes(), 0o644); err != nil {
+		return 0, 0, err
+	}
+	return int64(len(b)), int64(buf.Len()), nil
+}
+
+// lambdaEnv is the environment Lambda gives the function (as far as it
+// matters here) plus what the CDK stack sets. No shared AWS config files, no
+// instance metadata: credential and region lookups stay in memory.
+func lambdaEnv(runtimeAPI, dir string) []string {
+	none := filepath.Join(dir, "no-aws-config")
+	return []string{
+		"AWS_LAMBDA_RUNTIME_API=" + runtimeAPI,
+		"AWS_REGION=eu-west-1",
+		"AWS_DEFAULT_REGION=eu-west-1",
+		"AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE",
+		"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+		"AWS_SESSION_TOKEN=lambdainit",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + none,
+		"AWS_SHARED_CREDENTIALS_FILE=" + none,
+		"AWS_LAMBDA_FUNCTION_NAME=scimless-scim",
+		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
+		"_HANDLER=bootstrap",
+		"TZ=:UTC",
+		"SCIMLESS_TABLE=" + table,
+		"SCIMLESS_LOG_LEVEL=info",
+	}
+}
+
+// fakeRuntime serves the Lambda Runtime API calls the aws-lambda-go runtime
+// makes, for one function process at a time.
+type fakeRuntime struct {
+	addr        string
+	srv         *http.Server
+	next        chan time.Time  // when a process asked for an invocation
+	invocations chan invocation // handed to the waiting process
+	results     chan result
+}
+
+type invocation struct {
+	id      string
+	payload []byte
+}
+
+type result struct {
+	body   []byte
+	failed bool
+	at     time.Time
+}
+
+func startRuntime() (*fakeRuntime, error) {
+	rt := &fakeRuntime{next: make(chan time.Time, 1), invocations: make(chan invocation), results: make(chan result, 1)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		at := time.Now()
+		select {
+		case rt.next <- at:
+		default:
+		}
+		select {
+		case inv := <-rt.invocations:
+			w.Header().Set("Lambda-Runtime-Aws-Request-Id", inv.id)
+			w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(time.Now().Add(30*time.Second).UnixMilli(), 10))
+			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:eu-west-1:123456789012:function:scimless-scim")
+			w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0")
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(inv.payload)
+		case <-r.Context().Done(): // the process was stopped
+		}
+	})
+	post := func(failed bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			select {
+			case rt.results <- result{body: b, failed: failed, at: time.Now()}:
+			default:
+			}
+			w.WriteHeader(http.StatusAccepted)
+		}
+	}
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", post(false))
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", post(true))
+	mux.HandleFunc("POST /2018-06-01/runtime/init/error", post(true))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rt.addr = ln.Addr().String()
+	rt.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = rt.srv.Serve(ln) }()
+	return rt, nil
+}
+
+func (rt *fakeRuntime) close() { _ = rt.srv.Close() }
+
+// process is a started function.
+type process struct {
+	cmd    *exec.Cmd
+	output *lockedBuffer
+	exited chan struct{}
+}
+
+func (rt *fakeRuntime) start(bin string, env []string) (*process, time.Time, error) {
+	// Forget anything a previous process left.
+	select {
+	case <-rt.next:
+	default:
+	}
+	p := &process{cmd: exec.Command(bin), output: &lockedBuffer{}, exited: make(chan struct{})}
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
+	start := time.Now()
+	if err := p.cmd.Start(); err != nil {
+		return nil, start, err
+	}
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	return p, start, nil
+}
+
+// ready waits for the process's first request for an invocation.
+func (rt *fakeRuntime) ready(p *process) (time.Time, error) {
+	select {
+	case at := <-rt.next:
+		return at, nil
+	case <-p.exited:
+		return time.Time{}, fmt.Errorf("the function exited during init:\n%s", p.output.String())
+	case <-time.After(10 * time.Second):
+		return time.Time{}, fmt.Errorf("the function was not ready within 10 s:\n%s", p.output.String())
+	}
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// initSample is one timed cold start.
+type initSample struct {
+	wall      time.Duration // exec to first request for an invocation
+	cpu       time.Duration // CPU time of all the process's threads by then
+	runqueue  time.Duration // time its threads waited for a CPU by then
+	haveSched bool          // cpu and runqueue are known (Linux schedstat)
+}
+
+// coldStart starts the function and times it until it is ready.
+func (rt *fakeRuntime) coldStart(bin string, env []string) (initSample, error) {
+	p, start, err := rt.start(bin, env)
+	if err != nil {
+		return initSample{}, err
+	}
+	defer p.stop()
+	at, err := rt.ready(p)
+	if err != nil {
+		return initSample{}, err
+	}
+	s := initSample{wall: at.Sub(start)}
+	// The process now blocks in its request for an invocation, so its
+	// counters hardly move between "ready" and this read.
+	s.cpu, s.runqueue, s.haveSched = schedstat(p.cmd.Process.Pid)
+	return s, nil
+}
+
+// schedstat sums /proc/PID/task/*/schedstat: nanoseconds on a CPU and
+// waiting on a run queue, for every thread of the process (Linux only).
+func schedstat(pid int) (cpu, wait time.Duration, ok bool) {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(b))
+		if len(fields) < 2 {
+			continue
+		}
+		c, err1 := strconv.ParseInt(fields[0], 10, 64)
+		w, err2 := strconv.ParseInt(fields[1], 10, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		cpu += time.Duration(c)
+		wait += time.Duration(w)
+		ok = true
+	}
+	return cpu, wait, ok
+}
+
+// invokeTwice runs one process against the embedded engine and gives it the
+// event twice: the first invocation is cold (token lookup, new connections),
+// the second warm.
+func invokeTwice(rt *fakeRuntime, bin string, env []string, name string, payload []byte) error {
+	ctx := context.Background()
+	eng, err := localdb.Start()
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	client, err := store.NewClient(ctx, store.ClientConfig{Endpoint: eng.Endpoint()})
+	if err != nil {
+		return err
+	}
+	if err := store.EnsureTable(ctx, client, table); err != nil {
+		return err
+	}
+	if _, _, err := auth.Issue(ctx, store.New(client, table), auth.IssueOptions{Tenant: "default", Secret: token, Label: "lambdainit"}); err != nil {
+		return err
+	}
+	p, _, err := rt.start(bin, append(slices.Clone(env), "SCIMLESS_DYNAMODB_ENDPOINT="+eng.Endpoint()))
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	if _, err := rt.ready(p); err != nil {
+		return err
+	}
+	for i, label := range []string{"cold", "warm"} {
+		sent := time.Now()
+		select {
+		case rt.invocations <- invocation{id: fmt.Sprintf("lambdainit-%d", i), payload: payload}:
+		case <-p.exited:
+			return fmt.Errorf("the function exited:\n%s", p.output.String())
+		case <-time.After(10 * time.Second):
+			return errors.New("the function did not ask for an invocation within 10 s")
+		}
+		var res result
+		select {
+		case res = <-rt.results:
+		case <-p.exited:
+			return fmt.Errorf("the function exited during the invocation:\n%s", p.output.String())
+		case <-time.After(10 * time.Second):
+			return errors.New("no answer within 10 s")
+		}
+		if res.failed {
+			return fmt.Errorf("%s: function error: %s", name, res.body)
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(res.body, &resp); err != nil {
+			return fmt.Errorf("%s: response %s: %w", name, res.body, err)
+		}
+		if resp.StatusCode >= 500 {
+			return fmt.Errorf("%s: status %d: %s\n%s", name, resp.StatusCode, resp.Body, p.output.String())
+		}
+		fmt.Printf("invoke %s (%s): status %d, %d-byte body, %s (embedded engine)\n", name, label, resp.StatusCode, len(resp.Body), ms(res.at.Sub(sent)))
+	}
+	return nil
+}
+
+// lockedBuffer collects a process's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
