@@ -352,7 +352,7 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 		out[i] = q.proj.apply(rt, res)
 	}
 	next := ""
-	if last != "" {
+	if last != "" && (q.cursor || offset+len(items) < total) {
 		if q.cursor {
 			next = encodeCursor(last)
 		} else if err := s.store.SaveCursor(ctx, tenant, key, offset+len(items), last); err != nil {

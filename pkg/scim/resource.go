@@ -144,16 +144,25 @@ func setRef(out Resource, ref schema.Ref, v any) error {
 		sub, _ := out[ref.URN].(map[string]any)
 		if sub == nil {
 			sub = Resource{}
+		}
+		if err := putValue(sub, ref.Attr, v); err != nil {
+			return err
+		}
+		// No empty extension object (a value that is empty or read-only
+		// only): it would be rendered as {} and listed in schemas.
+		if len(sub) > 0 {
 			out[ref.URN] = sub
 		}
-		return putValue(sub, ref.Attr, v)
+		return nil
 	}
 	if ref.Attr.Name == "externalId" {
 		s, ok := v.(string)
 		if !ok {
 			return scimerr.InvalidValue("externalId must be a string")
 		}
-		out["externalId"] = s
+		if s != "" { // as for an unqualified externalId: "" is no value
+			out["externalId"] = s
+		}
 		return nil
 	}
 	if ref.Attr.Mutability == schema.ReadOnly {

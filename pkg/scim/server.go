@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -139,6 +140,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("request_id", rid),
 		)
 	}()
+	if clean := cleanPath(r.URL.Path); clean != r.URL.Path {
+		// A base URL pasted with a trailing slash makes clients send
+		// "/scim/v2//Users": serve the clean path rather than redirect.
+		r.URL.Path, r.URL.RawPath = clean, ""
+	}
 	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
 		if err := s.store.Ping(ctx); err != nil {
 			s.log.ErrorContext(ctx, "health check failed", "err", err.Error())
@@ -186,6 +192,19 @@ func route(r *http.Request) string {
 		return r.Pattern
 	}
 	return r.Method + " " + r.URL.Path
+}
+
+// cleanPath collapses repeated slashes and dot segments and drops a trailing
+// slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := path.Clean(p)
+	if c == "." {
+		return "/"
+	}
+	return c
 }
 
 type requestIDKey struct{}

@@ -123,6 +123,9 @@ func decodeDoc(u *store.User) (Resource, error) {
 
 // getUserChecked reads a user and applies If-Match.
 func (s *Server) getUserChecked(r *http.Request, id string) (*store.User, error) {
+	if !possibleID(id) {
+		return nil, scimerr.NotFound("user %q not found", truncateID(id))
+	}
 	u, err := s.store.GetUser(r.Context(), tenantOf(r), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, scimerr.NotFound("user %q not found", id)
@@ -134,6 +137,20 @@ func (s *Server) getUserChecked(r *http.Request, id string) (*store.User, error)
 		return nil, scimerr.New(http.StatusPreconditionFailed, "", "the user's version is %s, not the one in If-Match", etag(u.Version))
 	}
 	return u, nil
+}
+
+// possibleID reports whether id could name a stored resource. Longer ids
+// cannot be part of a DynamoDB key (1,024 bytes at most), which DynamoDB
+// refuses with a ValidationException; they are answered as not found
+// without a read.
+func possibleID(id string) bool { return id != "" && len(id) <= store.MaxKeyValue }
+
+// truncateID shortens an id for an error detail.
+func truncateID(id string) string {
+	if len(id) > 64 {
+		return id[:64] + "…"
+	}
+	return id
 }
 
 // etagMatches reports whether an If-Match / If-None-Match list names version.
@@ -353,6 +370,9 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 			switch eq.Attr {
 			case "id":
 				indexed = true
+				if !possibleID(eq.Value) {
+					break
+				}
 				u, gerr := s.store.GetUser(ctx, tenant, eq.Value)
 				if gerr == nil {
 					candidates = []*store.User{u}

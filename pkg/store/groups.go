@@ -109,6 +109,9 @@ func (s *Store) CreateGroup(ctx context.Context, tenant string, g *Group) error 
 
 // GetGroup reads one group (without members): one GetItem.
 func (s *Store) GetGroup(ctx context.Context, tenant, id string) (*Group, error) {
+	if len(id) > MaxKeyValue {
+		return nil, fmt.Errorf("get group: %w", ErrNotFound) // could not be a key
+	}
 	var it groupItem
 	err := s.table.Get(table.PartitionKey, tenantPK(tenant)).Range(table.SortKey, dynamo.Equal, groupSK(id)).Consistent(true).One(ctx, &it)
 	if errors.Is(err, dynamo.ErrNotFound) {
@@ -160,8 +163,14 @@ func (s *Store) GetGroups(ctx context.Context, tenant string, ids []string) (map
 	for start := 0; start < len(ids); start += table.MaxBatchGet {
 		chunk := ids[start:min(start+table.MaxBatchGet, len(ids))]
 		keys := make([]dynamo.Keyed, len(chunk))
-		for i, id := range chunk {
-			keys[i] = dynamo.Keys{tenantPK(tenant), groupSK(id)}
+		keys = keys[:0]
+		for _, id := range chunk {
+			if len(id) <= MaxKeyValue {
+				keys = append(keys, dynamo.Keys{tenantPK(tenant), groupSK(id)})
+			}
+		}
+		if len(keys) == 0 {
+			continue
 		}
 		var items []groupItem
 		err := s.table.Batch(table.PartitionKey, table.SortKey).Get(keys...).Consistent(true).All(ctx, &items)

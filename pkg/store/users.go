@@ -137,6 +137,9 @@ func (s *Store) CreateUser(ctx context.Context, tenant string, u *User) error {
 
 // GetUser reads one user: one GetItem.
 func (s *Store) GetUser(ctx context.Context, tenant, id string) (*User, error) {
+	if len(id) > MaxKeyValue {
+		return nil, fmt.Errorf("get user: %w", ErrNotFound) // could not be a key
+	}
 	var it userItem
 	err := s.table.Get(table.PartitionKey, tenantPK(tenant)).Range(table.SortKey, dynamo.Equal, userSK(id)).
 		Consistent(true).One(ctx, &it)
