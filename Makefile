@@ -1,10 +1,12 @@
 # scimless — developer targets. `make test` is what CI runs (via .ci/run).
 GO        ?= go
+CDK       ?= CDK_DISABLE_CLI_TELEMETRY=true npx --yes aws-cdk@2.1034.0
+STAGE     ?= dev
 PKGS      := ./...
 FUZZTIME  ?= 3m
 BENCHTIME ?= 1x
 
-.PHONY: test vet fmt-check build lambda lambda-init bench bench-scale fuzz synth infra-test run clean
+.PHONY: test vet fmt-check build lambda lambda-init bench bench-scale fuzz synth infra-test deploy run clean
 
 ## test: vet, format check and the full test suite (race detector on the core packages)
 test: fmt-check vet
@@ -51,6 +53,18 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeApply -fuzztime $(FUZZTIME) ./pkg/scim/patch
 	$(GO) test -run '^$$' -fuzz FuzzPath -fuzztime $(FUZZTIME) ./pkg/scim/patch
 	$(GO) test -run '^$$' -fuzz FuzzDecodeResource -fuzztime $(FUZZTIME) ./pkg/scim
+
+## synth: build the Lambdas for linux/arm64 and write cdk.out/ (STAGE=dev|prod); cdk-nag findings fail it
+synth:
+	$(CDK) synth --no-notices -q --strict -c stage=$(STAGE)
+
+## infra-test: CDK assertion tests + cdk-nag (infra/ is its own Go module)
+infra-test:
+	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## deploy: deploy STAGE with your AWS credentials
+deploy:
+	$(CDK) deploy --no-notices -c stage=$(STAGE)
 
 clean:
 	rm -rf bin dist cdk.out
