@@ -75,12 +75,14 @@ type Server struct {
 	now     func() time.Time
 	users   *schema.ResourceType
 	groups  *schema.ResourceType
-	mux     *http.ServeMux
-	timeout time.Duration
-	tenants *tenants
-	noAudit bool
-	limits  *limiter
-	rate    func(ctx context.Context, tenant string) RateLimit
+	// plainUsers: users can be sent as stored (see fastjson.go).
+	plainUsers bool
+	mux        *http.ServeMux
+	timeout    time.Duration
+	tenants    *tenants
+	noAudit    bool
+	limits     *limiter
+	rate       func(ctx context.Context, tenant string) RateLimit
 }
 
 // New returns a server for cfg.
@@ -106,6 +108,7 @@ func New(cfg Config) *Server {
 	if s.rate == nil {
 		s.rate = s.tenantRateLimit
 	}
+	s.plainUsers = plainReturn(s.users)
 	s.mux = s.routes()
 	return s
 }

@@ -93,12 +93,28 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 
 // writeUser writes one user, with its groups, as a 200 response.
 func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, q query, u *store.User) {
-	rs, err := s.userResources(r, q, []*store.User{u})
+	groups, err := s.userGroups(r, q, []*store.User{u})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.users, rs[0]))
+	s.writeUserBody(w, r, q, u, groups)
+}
+
+// writeUserBody writes u with its resolved groups: the default
+// representation straight from the stored JSON (see fastjson.go), any other
+// projection through the generic renderer.
+func (s *Server) writeUserBody(w http.ResponseWriter, r *http.Request, q query, u *store.User, groups map[string]*store.Group) {
+	if q.proj.include == nil && q.proj.exclude == nil && s.plainUsers {
+		writeRaw(w, http.StatusOK, u.Version, appendUserJSON(make([]byte, 0, len(u.Doc)+512), s.users, s.base(r), u, groups))
+		return
+	}
+	res, err := s.userResource(r, u, groups)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.users, res))
 }
 
 func (s *Server) renderUser(r *http.Request, u *store.User, doc Resource) Resource {
@@ -477,6 +493,22 @@ func (s *Server) pageAllUsers(w http.ResponseWriter, r *http.Request, q query) {
 // when the projection returns groups. Group ids whose group no longer exists
 // (a deleted group still being cleaned up) are left out.
 func (s *Server) userResources(r *http.Request, q query, users []*store.User) ([]Resource, error) {
+	groups, err := s.userGroups(r, q, users)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Resource, len(users))
+	for i, u := range users {
+		if out[i], err = s.userResource(r, u, groups); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// userGroups reads the groups of users (one BatchGetItem per 100 groups),
+// unless the projection leaves groups out.
+func (s *Server) userGroups(r *http.Request, q query, users []*store.User) (map[string]*store.Group, error) {
 	var groups map[string]*store.Group
 	if !q.proj.excludes("groups") {
 		var ids []string
@@ -496,24 +528,25 @@ func (s *Server) userResources(r *http.Request, q query, users []*store.User) ([
 			}
 		}
 	}
-	base := s.base(r)
-	out := make([]Resource, len(users))
-	for i, u := range users {
-		doc, err := decodeDoc(u)
-		if err != nil {
-			return nil, err
-		}
-		res := s.renderUser(r, u, doc)
-		var list []any
-		for _, gid := range u.Groups {
-			if g := groups[gid]; g != nil {
-				list = append(list, map[string]any{"value": gid, "$ref": base + "/Groups/" + gid, "display": g.DisplayName, "type": "direct"})
-			}
-		}
-		if list != nil {
-			res["groups"] = list
-		}
-		out[i] = res
+	return groups, nil
+}
+
+// userResource renders one user with its groups.
+func (s *Server) userResource(r *http.Request, u *store.User, groups map[string]*store.Group) (Resource, error) {
+	doc, err := decodeDoc(u)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	res := s.renderUser(r, u, doc)
+	base := s.base(r)
+	var list []any
+	for _, gid := range u.Groups {
+		if g := groups[gid]; g != nil {
+			list = append(list, map[string]any{"value": gid, "$ref": base + "/Groups/" + gid, "display": g.DisplayName, "type": "direct"})
+		}
+	}
+	if list != nil {
+		res["groups"] = list
+	}
+	return res, nil
 }

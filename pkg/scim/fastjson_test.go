@@ -1,0 +1,49 @@
+package scim
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/scimless/scimless/pkg/scim/schema"
+	"github.com/scimless/scimless/pkg/store"
+)
+
+// TestFastUserJSONMatchesRenderer: the spliced representation is the same
+// JSON value as the generic renderer's, for every kind of stored document.
+func TestFastUserJSONMatchesRenderer(t *testing.T) {
+	rt := schema.UserResourceType()
+	if !plainReturn(rt) {
+		t.Fatal("the core user schema must allow the fast path")
+	}
+	s := &Server{users: rt}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
+	groups := map[string]*store.Group{"g1": {ID: "g1", DisplayName: `Ops "EU" \ </team>`}}
+	docs := []string{
+		`{}`,
+		`{"userName":"a@x","active":true}`,
+		`{"userName":"b@x","name":{"givenName":"B"},"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":{"value":"m"}}}`,
+		`{"userName":"c\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":{","title":"\u2028 line\tsep é"}`,
+	}
+	for i, doc := range docs {
+		u := &store.User{ID: "id-\"" + string(rune('a'+i)), Doc: []byte(doc), Version: int64(i + 1), Created: now, Modified: now.Add(time.Hour), Groups: []string{"g1", "gone"}}
+		fast := appendUserJSON(nil, rt, "https://h/scim/v2", u, groups)
+		r := httptest.NewRequest("GET", "https://h/scim/v2/Users/x", nil)
+		s.baseURL = "https://h/scim/v2"
+		res, err := s.userResource(r, u, groups)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, _ := json.Marshal(res)
+		var a, b any
+		if err := json.Unmarshal(fast, &a); err != nil {
+			t.Fatalf("doc %d: fast output is not JSON: %v\n%s", i, err, fast)
+		}
+		_ = json.Unmarshal(slow, &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("doc %d:\nfast %s\nslow %s", i, fast, slow)
+		}
+	}
+}
