@@ -119,7 +119,7 @@ func BenchmarkRenderUser(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		q, err := parseQuery(s.users, r.URL.Query())
+		q, err := parseQuery(s.defaults.users, r.URL.Query())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -142,7 +142,7 @@ func BenchmarkRenderUserGeneric(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		q, err := parseQuery(s.users, r.URL.Query())
+		q, err := parseQuery(s.defaults.users, r.URL.Query())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func BenchmarkRenderUserGeneric(b *testing.B) {
 			b.Fatal(err)
 		}
 		w := httptest.NewRecorder()
-		s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.users, s.renderUser(r, u, doc)))
+		s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.defaults.users, s.renderUser(r, u, doc)))
 	}
 }
 

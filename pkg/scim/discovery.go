@@ -69,7 +69,7 @@ func (s *Server) resourceTypeJSON(r *http.Request, rt *schema.ResourceType) map[
 }
 
 func (s *Server) resourceTypeList(r *http.Request) []*schema.ResourceType {
-	return []*schema.ResourceType{s.users, s.groups}
+	return []*schema.ResourceType{s.viewOf(r).users, s.viewOf(r).groups}
 }
 
 func (s *Server) resourceTypes(w http.ResponseWriter, r *http.Request) {

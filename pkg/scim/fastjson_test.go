@@ -18,7 +18,7 @@ func TestFastUserJSONMatchesRenderer(t *testing.T) {
 	if !plainReturn(rt) {
 		t.Fatal("the core user schema must allow the fast path")
 	}
-	s := &Server{users: rt}
+	s := &Server{defaults: &view{users: rt, groups: schema.GroupResourceType()}}
 	now := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
 	groups := map[string]*store.Group{"g1": {ID: "g1", DisplayName: `Ops "EU" \ </team>`}}
 	docs := []string{

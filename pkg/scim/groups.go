@@ -75,7 +75,7 @@ func (s *Server) decodeGroup(r *http.Request) (groupInput, error) {
 			delete(obj, k)
 		}
 	}
-	if in.doc, err = normalize(s.groups, obj); err != nil {
+	if in.doc, err = normalizeExt(s.viewOf(r).groups, obj, s.viewOf(r).passThrough); err != nil {
 		return in, err
 	}
 	if _, err := groupFields(in.doc); err != nil {
@@ -195,13 +195,13 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	res := s.renderGroup(r, g, in.doc, members)
 	w.Header().Set("Location", res["meta"].(map[string]any)["location"].(string))
-	q, _ := parseQuery(s.groups, r.URL.Query())
-	s.writeResource(w, http.StatusCreated, g.Version, q.proj.apply(s.groups, res))
+	q, _ := parseQuery(s.viewOf(r).groups, r.URL.Query())
+	s.writeResource(w, http.StatusCreated, g.Version, q.proj.apply(s.viewOf(r).groups, res))
 }
 
 // renderGroup returns the full group; members nil means "not read".
 func (s *Server) renderGroup(r *http.Request, g *store.Group, doc Resource, members []store.Member) Resource {
-	res := render(s.groups, s.base(r), doc, meta{ID: g.ID, Created: g.Created, Modified: g.Modified, Version: g.Version})
+	res := render(s.viewOf(r).groups, s.base(r), doc, meta{ID: g.ID, Created: g.Created, Modified: g.Modified, Version: g.Version})
 	if members != nil {
 		base := s.base(r)
 		list := make([]any, len(members))
@@ -279,7 +279,7 @@ func (s *Server) groupResources(r *http.Request, q query, groups []*store.Group,
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.groups, r.URL.Query())
+	q, err := parseQuery(s.viewOf(r).groups, r.URL.Query())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -299,7 +299,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.groups, res[0]))
+	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.viewOf(r).groups, res[0]))
 }
 
 // updateGroup validates and applies a change of a group: modify returns the
@@ -388,7 +388,7 @@ func (s *Server) updateGroup(r *http.Request, id string, modify func(g *store.Gr
 }
 
 func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.groups, r.URL.Query())
+	q, err := parseQuery(s.viewOf(r).groups, r.URL.Query())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -417,7 +417,7 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.groups, res[0]))
+	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.viewOf(r).groups, res[0]))
 }
 
 // patchGroup applies a PATCH and answers 204 No Content (RFC 7644 §3.5.2
@@ -425,7 +425,7 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
 // list). With attributes or excludedAttributes in the query, it answers 200
 // with the group instead.
 func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.groups, r.URL.Query())
+	q, err := parseQuery(s.viewOf(r).groups, r.URL.Query())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -441,7 +441,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g, _, err := s.updateGroup(r, r.PathValue("id"), func(prev *store.Group, doc Resource) (Resource, patch.MemberChange, error) {
-		rest, mc, err := patch.SplitMembers(s.groups, req.Operations)
+		rest, mc, err := patch.SplitMembers(s.viewOf(r).groups, req.Operations)
 		if err != nil {
 			return nil, mc, err
 		}
@@ -449,13 +449,13 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
 			return doc, mc, nil
 		}
 		doc["id"] = prev.ID
-		out, err := patch.Apply(s.groups, doc, rest)
+		out, err := patch.Apply(s.viewOf(r).groups, doc, rest)
 		if err != nil {
 			return nil, mc, err
 		}
 		delete(out, "id")
 		delete(out, "members")
-		next, err := normalize(s.groups, out)
+		next, err := normalizeExt(s.viewOf(r).groups, out, s.viewOf(r).passThrough)
 		return next, mc, err
 	})
 	if err != nil {
@@ -473,7 +473,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.groups, res[0]))
+	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.viewOf(r).groups, res[0]))
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
@@ -497,7 +497,7 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.groups, r.URL.Query())
+	q, err := parseQuery(s.viewOf(r).groups, r.URL.Query())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -511,7 +511,7 @@ func (s *Server) searchGroups(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	q, err := parseSearchBody(s.groups, body)
+	q, err := parseSearchBody(s.viewOf(r).groups, body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -531,7 +531,7 @@ func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query)
 				return p.Groups, p.Last, err
 			},
 			func(gs []*store.Group) ([]Resource, error) { return s.groupResources(r, q, gs, false) },
-			s.groups)
+			s.viewOf(r).groups)
 		return
 	}
 	var candidates []*store.Group
@@ -606,7 +606,7 @@ func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query)
 		}
 	}
 	if q.sortBy != "" {
-		sortResources(s.groups, q, matched)
+		sortResources(s.viewOf(r).groups, q, matched)
 	}
-	s.writeSliceFor(w, r, s.groups, q, matched, nil)
+	s.writeSliceFor(w, r, s.viewOf(r).groups, q, matched, nil)
 }

@@ -71,6 +71,13 @@ func jsonErrDetail(err error) string {
 // RFC 7644 §3.3 and §3.5.1 require. Unknown core attributes are ignored;
 // unknown extension URNs are an error (400 invalidSyntax).
 func normalize(rt *schema.ResourceType, in Resource) (Resource, error) {
+	return normalizeExt(rt, in, false)
+}
+
+// normalizeExt is normalize; with passThrough, an object under an unknown
+// extension URN is kept as sent instead of refused (a tenant setting for
+// gateways that add their own extensions).
+func normalizeExt(rt *schema.ResourceType, in Resource, passThrough bool) (Resource, error) {
 	out := Resource{}
 	for k, v := range in {
 		if v == nil {
@@ -85,7 +92,11 @@ func normalize(rt *schema.ResourceType, in Resource) (Resource, error) {
 				// A full attribute path such as "urn:…:User:userName".
 				ref, err := rt.LookupPath(k)
 				if err != nil {
-					return nil, scimerr.InvalidSyntax("unknown schema extension %q", k)
+					if obj, ok := v.(map[string]any); ok && passThrough {
+						out[k] = obj
+						continue
+					}
+					return nil, scimerr.InvalidSyntax("unknown schema extension %q (declare it with scimless schema set, or allow pass-through with tenant setting extensionPassThrough=true)", k)
 				}
 				if err := setRef(out, ref, v); err != nil {
 					return nil, err
@@ -315,6 +326,28 @@ func coerceSingle(a *schema.Attribute, v any, path string) (any, error) {
 	return nil, bad("a valid value")
 }
 
+// checkRequired enforces the required characteristic of extension
+// schemas: a required extension must be present, and a present extension
+// must carry its required attributes. (Core required attributes, userName
+// and displayName, are checked by the resource handlers.)
+func checkRequired(rt *schema.ResourceType, doc Resource) error {
+	for _, e := range rt.Extensions {
+		obj, present := doc[e.Schema.ID].(map[string]any)
+		if !present {
+			if e.Required {
+				return scimerr.InvalidValue("the extension %s is required", e.Schema.ID)
+			}
+			continue
+		}
+		for _, a := range e.Schema.Attributes {
+			if a.Required && obj[a.Name] == nil {
+				return scimerr.InvalidValue("%s:%s is required", e.Schema.ID, a.Name)
+			}
+		}
+	}
+	return nil
+}
+
 // meta describes the stored state a rendered resource carries.
 type meta struct {
 	ID       string
@@ -336,6 +369,13 @@ func render(rt *schema.ResourceType, base string, doc Resource, m meta) Resource
 	for _, e := range rt.Extensions {
 		if _, ok := doc[e.Schema.ID]; ok {
 			schemas = append(schemas, e.Schema.ID)
+		}
+	}
+	for k, v := range doc {
+		if _, isObj := v.(map[string]any); isObj && strings.HasPrefix(k, "urn:") {
+			if sc, _ := rt.SchemaByURN(k); sc == nil {
+				schemas = append(schemas, k) // a passed-through extension
+			}
 		}
 	}
 	res["schemas"] = schemas
@@ -430,6 +470,9 @@ func (p projection) apply(rt *schema.ResourceType, res Resource) Resource {
 		}
 		ref, err := rt.Lookup("", k, "")
 		if err != nil {
+			if _, isObj := v.(map[string]any); isObj && strings.HasPrefix(k, "urn:") && p.include == nil && !p.exclude[k] {
+				out[k] = v // a passed-through extension, returned as stored
+			}
 			continue
 		}
 		if keep, subs := p.keep(ref.Attr.Name, ref.Attr, false); keep {

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
-	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -73,24 +72,22 @@ type Server struct {
 	log     *slog.Logger
 	baseURL string
 	now     func() time.Time
-	users   *schema.ResourceType
-	groups  *schema.ResourceType
-	// plainUsers: users can be sent as stored (see fastjson.go).
-	plainUsers bool
-	mux        *http.ServeMux
-	timeout    time.Duration
-	tenants    *tenants
-	noAudit    bool
-	limits     *limiter
-	rate       func(ctx context.Context, tenant string) RateLimit
+	// defaults is the view of a tenant without extensions or settings.
+	defaults *view
+	mux      *http.ServeMux
+	timeout  time.Duration
+	tenants  *tenants
+	noAudit  bool
+	limits   *limiter
+	rate     func(ctx context.Context, tenant string) RateLimit
 }
 
 // New returns a server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{
 		store: cfg.Store, auth: cfg.Auth, log: cfg.Logger, baseURL: strings.TrimSuffix(cfg.BaseURL, "/"), now: cfg.Now,
-		users: schema.UserResourceType(), groups: schema.GroupResourceType(),
 	}
+	s.defaults, _ = buildView(nil, nil)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -108,7 +105,6 @@ func New(cfg Config) *Server {
 	if s.rate == nil {
 		s.rate = s.tenantRateLimit
 	}
-	s.plainUsers = plainReturn(s.users)
 	s.mux = s.routes()
 	return s
 }
@@ -177,7 +173,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(rw, r, tooManyRequests(wait))
 		return
 	}
-	r = r.WithContext(auth.WithPrincipal(ctx, p))
+	v, err := s.tenants.viewFor(ctx, p.Tenant)
+	if err != nil {
+		s.writeError(rw, r, err)
+		return
+	}
+	r = r.WithContext(context.WithValue(auth.WithPrincipal(ctx, p), viewKey{}, v))
 	if r.ContentLength > MaxBodyBytes {
 		s.writeError(rw, r, scimerr.New(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", MaxBodyBytes))
 		return

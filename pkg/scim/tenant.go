@@ -2,7 +2,9 @@ package scim
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/store"
 )
 
@@ -29,7 +32,94 @@ type tenants struct {
 
 type cachedTenant struct {
 	t       *store.Tenant // nil: no tenant item (defaults apply)
+	view    *view
 	expires time.Time
+}
+
+// view is how the SCIM API looks to one tenant: its resource types (core
+// schemas plus the tenant's extensions) and the settings that change
+// request handling.
+type view struct {
+	users, groups *schema.ResourceType
+	plainUsers    bool // users can be sent as stored (fastjson.go)
+	passThrough   bool // unknown extension URNs in bodies are kept, not refused
+	passwordSync  bool // passwords are stored as argon2id hashes, not discarded
+}
+
+// extensionDoc is the stored form of a tenant's schema extensions (the JSON
+// of []schema.ExtensionSchema written by scimless schema set).
+type extensionDoc struct {
+	schema.Schema
+	ResourceType string `json:"resourceType"`
+	Required     bool   `json:"required"`
+}
+
+// buildView makes a tenant's view from its item and extensions document.
+func buildView(t *store.Tenant, extDoc []byte) (*view, error) {
+	var exts []extensionDoc
+	if len(extDoc) > 0 {
+		if err := json.Unmarshal(extDoc, &exts); err != nil {
+			return nil, fmt.Errorf("decode tenant schemas: %w", err)
+		}
+	}
+	var userExt, groupExt []schema.Extension
+	for i := range exts {
+		e := schema.Extension{Schema: &exts[i].Schema, Required: exts[i].Required}
+		switch exts[i].ResourceType {
+		case "User":
+			userExt = append(userExt, e)
+		case "Group":
+			groupExt = append(groupExt, e)
+		}
+	}
+	v := &view{
+		users:        schema.UserResourceType(userExt...),
+		groups:       schema.GroupResourceType(groupExt...),
+		passThrough:  t.Setting(store.SettingExtensionPassThrough) == "true",
+		passwordSync: t.Setting(store.SettingPasswordSync) == "true",
+	}
+	v.plainUsers = plainReturn(v.users) && !v.passThrough
+	return v, nil
+}
+
+// viewFor returns the tenant's view, cached with its tenant item.
+func (c *tenants) viewFor(ctx context.Context, id string) (*view, error) {
+	now := c.now()
+	c.mu.Lock()
+	ct, ok := c.m[id]
+	c.mu.Unlock()
+	if ok && now.Before(ct.expires) && ct.view != nil {
+		return ct.view, nil
+	}
+	t, err := c.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := c.store.GetSchemas(ctx, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	v, err := buildView(t, doc)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	ct = c.m[id]
+	ct.view = v
+	c.m[id] = ct
+	c.mu.Unlock()
+	return v, nil
+}
+
+type viewKey struct{}
+
+// viewOf returns the request's tenant view (the server's defaults outside an
+// authenticated request).
+func (s *Server) viewOf(r *http.Request) *view {
+	if v, ok := r.Context().Value(viewKey{}).(*view); ok {
+		return v
+	}
+	return s.defaults
 }
 
 // get returns the tenant's item, from the cache when fresh. A missing tenant

@@ -61,7 +61,16 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	doc, err := normalize(s.users, in)
+	v := s.viewOf(r)
+	doc, err := normalizeExt(v.users, in, v.passThrough)
+	if err == nil {
+		err = checkRequired(v.users, doc)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	pwHash, err := v.passwordHash(doc)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -77,7 +86,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now().UTC()
-	u := &store.User{ID: newID(), UserName: userName, ExternalID: externalID, Active: active, Doc: raw, Created: now, Modified: now}
+	u := &store.User{ID: newID(), UserName: userName, ExternalID: externalID, Active: active, Doc: raw, Created: now, Modified: now, PasswordHash: pwHash}
 	if err := s.store.CreateUser(r.Context(), tenantOf(r), u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			err = scimerr.Conflict("a user with userName %q already exists", userName)
@@ -87,8 +96,8 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	res := s.renderUser(r, u, doc)
 	w.Header().Set("Location", res["meta"].(map[string]any)["location"].(string))
-	q, _ := parseQuery(s.users, r.URL.Query())
-	s.writeResource(w, http.StatusCreated, u.Version, q.proj.apply(s.users, res))
+	q, _ := parseQuery(s.viewOf(r).users, r.URL.Query())
+	s.writeResource(w, http.StatusCreated, u.Version, q.proj.apply(s.viewOf(r).users, res))
 }
 
 // writeUser writes one user, with its groups, as a 200 response.
@@ -105,8 +114,8 @@ func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, q query, u *s
 // representation straight from the stored JSON (see fastjson.go), any other
 // projection through the generic renderer.
 func (s *Server) writeUserBody(w http.ResponseWriter, r *http.Request, q query, u *store.User, groups map[string]*store.Group) {
-	if q.proj.include == nil && q.proj.exclude == nil && s.plainUsers {
-		writeRaw(w, http.StatusOK, u.Version, appendUserJSON(make([]byte, 0, len(u.Doc)+512), s.users, s.base(r), u, groups))
+	if q.proj.include == nil && q.proj.exclude == nil && s.viewOf(r).plainUsers {
+		writeRaw(w, http.StatusOK, u.Version, appendUserJSON(make([]byte, 0, len(u.Doc)+512), s.viewOf(r).users, s.base(r), u, groups))
 		return
 	}
 	res, err := s.userResource(r, u, groups)
@@ -114,11 +123,11 @@ func (s *Server) writeUserBody(w http.ResponseWriter, r *http.Request, q query, 
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.users, res))
+	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.viewOf(r).users, res))
 }
 
 func (s *Server) renderUser(r *http.Request, u *store.User, doc Resource) Resource {
-	return render(s.users, s.base(r), doc, meta{ID: u.ID, Created: u.Created, Modified: u.Modified, Version: u.Version})
+	return render(s.viewOf(r).users, s.base(r), doc, meta{ID: u.ID, Created: u.Created, Modified: u.Modified, Version: u.Version})
 }
 
 func (s *Server) writeResource(w http.ResponseWriter, status int, version int64, res Resource) {
@@ -182,7 +191,7 @@ func etagMatches(header string, version int64) bool {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.users, r.URL.Query())
+	q, err := parseQuery(s.viewOf(r).users, r.URL.Query())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -213,6 +222,13 @@ func (s *Server) updateUser(r *http.Request, id string, modify func(u *store.Use
 			return nil, nil, err
 		}
 		next, err := modify(prev, doc)
+		if err == nil {
+			err = checkRequired(s.viewOf(r).users, next)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		pwHash, err := s.viewOf(r).passwordHash(next)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -226,6 +242,9 @@ func (s *Server) updateUser(r *http.Request, id string, modify func(u *store.Use
 		}
 		u := *prev
 		u.UserName, u.ExternalID, u.Active, u.Doc, u.Modified = userName, externalID, active, raw, s.now().UTC()
+		if pwHash != "" {
+			u.PasswordHash = pwHash // a new password; otherwise the stored hash stays
+		}
 		err = s.store.UpdateUser(r.Context(), tenantOf(r), &u, prev)
 		switch {
 		case err == nil:
@@ -240,7 +259,7 @@ func (s *Server) updateUser(r *http.Request, id string, modify func(u *store.Use
 }
 
 func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.users, r.URL.Query())
+	q, err := parseQuery(s.viewOf(r).users, r.URL.Query())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -260,7 +279,7 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, scimerr.Mutability("the id in the body (%q) does not match the URL", bid))
 		return
 	}
-	next, err := normalize(s.users, in)
+	next, err := normalizeExt(s.viewOf(r).users, in, s.viewOf(r).passThrough)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -285,7 +304,7 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.users, r.URL.Query())
+	q, err := parseQuery(s.viewOf(r).users, r.URL.Query())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -303,12 +322,12 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	u, _, err := s.updateUser(r, id, func(prev *store.User, cur Resource) (Resource, error) {
 		cur["id"] = prev.ID
-		out, err := patch.Apply(s.users, cur, req.Operations)
+		out, err := patch.Apply(s.viewOf(r).users, cur, req.Operations)
 		if err != nil {
 			return nil, err
 		}
 		delete(out, "id")
-		return normalize(s.users, out)
+		return normalizeExt(s.viewOf(r).users, out, s.viewOf(r).passThrough)
 	})
 	if err != nil {
 		s.writeError(w, r, err)
@@ -346,7 +365,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.users, r.URL.Query())
+	q, err := parseQuery(s.viewOf(r).users, r.URL.Query())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -360,7 +379,7 @@ func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	q, err := parseSearchBody(s.users, body)
+	q, err := parseSearchBody(s.viewOf(r).users, body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -462,7 +481,7 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 		}
 	}
 	if q.sortBy != "" {
-		sortResources(s.users, q, matched)
+		sortResources(s.viewOf(r).users, q, matched)
 	}
 	enrich := func(page []Resource) ([]Resource, error) {
 		if q.proj.excludes("groups") || evalQ.proj.exclude == nil {
@@ -474,7 +493,7 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 		}
 		return s.userResources(r, q, us)
 	}
-	s.writeSliceFor(w, r, s.users, q, matched, enrich)
+	s.writeSliceFor(w, r, s.viewOf(r).users, q, matched, enrich)
 }
 
 // pageAllUsers serves an unfiltered page of users.
@@ -485,7 +504,7 @@ func (s *Server) pageAllUsers(w http.ResponseWriter, r *http.Request, q query) {
 			return p.Users, p.Last, err
 		},
 		func(us []*store.User) ([]Resource, error) { return s.userResources(r, q, us) },
-		s.users)
+		s.viewOf(r).users)
 }
 
 // userResources renders users with their groups. The display names of all
