@@ -35,9 +35,9 @@ import (
 // groupRoutes registers the /Groups endpoints.
 func (s *Server) groupRoutes(m *http.ServeMux) {
 	p := Prefix
-	m.HandleFunc("GET "+p+"/Groups", s.listGroups)
+	m.HandleFunc("GET "+p+"/Groups", s.listing(groupsOf, s.serveGroupList, false))
 	m.HandleFunc("POST "+p+"/Groups", s.createGroup)
-	m.HandleFunc("POST "+p+"/Groups/.search", s.searchGroups)
+	m.HandleFunc("POST "+p+"/Groups/.search", s.listing(groupsOf, s.serveGroupList, true))
 	m.HandleFunc("GET "+p+"/Groups/{id}", s.getGroup)
 	m.HandleFunc("PUT "+p+"/Groups/{id}", s.replaceGroup)
 	m.HandleFunc("PATCH "+p+"/Groups/{id}", s.patchGroup)
@@ -477,46 +477,13 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	for attempt := 0; ; attempt++ {
+	s.retryDelete(w, r, func() error {
 		prev, err := s.getGroupChecked(r, r.PathValue("id"))
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
-		err = s.store.DeleteGroup(r.Context(), tenantOf(r), prev)
-		if errors.Is(err, store.ErrVersion) && r.Header.Get("If-Match") == "" && attempt < maxWriteRetries {
-			continue
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-}
-
-func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.viewOf(r).groups, r.URL.Query())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.serveGroupList(w, r, q)
-}
-
-func (s *Server) searchGroups(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	q, err := parseSearchBody(s.viewOf(r).groups, body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.serveGroupList(w, r, q)
+		return s.store.DeleteGroup(r.Context(), tenantOf(r), prev)
+	})
 }
 
 // serveGroupList answers a group list: displayName, externalId, id and

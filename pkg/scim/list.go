@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/scimless/scimless/pkg/scim/filter"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
+	"github.com/scimless/scimless/pkg/store"
 )
 
 // query is a parsed list request (GET query string or POST /.search body).
@@ -361,4 +363,46 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 		}
 	}
 	writePage(w, out, total, si, next)
+}
+
+func usersOf(v *view) *schema.ResourceType  { return v.users }
+func groupsOf(v *view) *schema.ResourceType { return v.groups }
+
+// listing serves a list request of a resource type: GET with query
+// parameters, or (search) POST /.search with a SearchRequest body.
+func (s *Server) listing(rt func(*view) *schema.ResourceType, serve func(http.ResponseWriter, *http.Request, query), search bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var q query
+		var err error
+		if search {
+			var body []byte
+			if body, err = readBody(r); err == nil {
+				q, err = parseSearchBody(rt(s.viewOf(r)), body)
+			}
+		} else {
+			q, err = parseQuery(rt(s.viewOf(r)), r.URL.Query())
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		serve(w, r, q)
+	}
+}
+
+// retryDelete runs del, a read-and-delete, again when another write won the
+// race (unless the client pinned a version with If-Match), and answers 204.
+func (s *Server) retryDelete(w http.ResponseWriter, r *http.Request, del func() error) {
+	for attempt := 0; ; attempt++ {
+		err := del()
+		if errors.Is(err, store.ErrVersion) && r.Header.Get("If-Match") == "" && attempt < maxWriteRetries {
+			continue
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 }

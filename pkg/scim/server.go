@@ -277,9 +277,9 @@ func (s *Server) routes() *http.ServeMux {
 		m.HandleFunc(p+path, s.methodNotAllowed("GET"))
 	}
 
-	m.HandleFunc("GET "+p+"/Users", s.listUsers)
+	m.HandleFunc("GET "+p+"/Users", s.listing(usersOf, s.serveUserList, false))
 	m.HandleFunc("POST "+p+"/Users", s.createUser)
-	m.HandleFunc("POST "+p+"/Users/.search", s.searchUsers)
+	m.HandleFunc("POST "+p+"/Users/.search", s.listing(usersOf, s.serveUserList, true))
 	m.HandleFunc("GET "+p+"/Users/{id}", s.getUser)
 	m.HandleFunc("PUT "+p+"/Users/{id}", s.replaceUser)
 	m.HandleFunc("PATCH "+p+"/Users/{id}", s.patchUser)

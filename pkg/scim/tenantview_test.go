@@ -3,8 +3,8 @@ package scim_test
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"

@@ -337,54 +337,19 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	for attempt := 0; ; attempt++ {
-		prev, err := s.getUserChecked(r, id)
+	s.retryDelete(w, r, func() error {
+		prev, err := s.getUserChecked(r, r.PathValue("id"))
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		// Memberships go first, so no group ever lists a deleted user. A
 		// concurrent add bumps the user's version, failing the delete below,
 		// which then starts over with the new group list.
 		if err := s.store.RemoveUserFromGroups(r.Context(), tenantOf(r), prev.ID, prev.Groups); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
-		err = s.store.DeleteUser(r.Context(), tenantOf(r), prev)
-		if errors.Is(err, store.ErrVersion) && r.Header.Get("If-Match") == "" && attempt < maxWriteRetries {
-			continue
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-}
-
-func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.viewOf(r).users, r.URL.Query())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.serveUserList(w, r, q)
-}
-
-func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	q, err := parseSearchBody(s.viewOf(r).users, body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.serveUserList(w, r, q)
+		return s.store.DeleteUser(r.Context(), tenantOf(r), prev)
+	})
 }
 
 // serveUserList answers a user list by the cheapest access pattern that
