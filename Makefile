@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeApply -fuzztime $(FUZZTIME) ./pkg/scim/patch
 	$(GO) test -run '^$$' -fuzz FuzzPath -fuzztime $(FUZZTIME) ./pkg/scim/patch
 	$(GO) test -run '^$$' -fuzz FuzzDecodeResource -fuzztime $(FUZZTIME) ./pkg/scim
+	$(GO) test -run '^$$' -fuzz FuzzParseExtensionFile -fuzztime $(FUZZTIME) ./pkg/scim/schema
 
 ## synth: build the Lambdas for linux/arm64 and write cdk.out/ (STAGE=dev|prod); cdk-nag findings fail it
 synth:

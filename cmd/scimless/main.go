@@ -19,6 +19,7 @@ commands:
   invoke   run an API Gateway event (events/*.json) through a Lambda handler
   tenant   manage tenants (tenant create|list|show|suspend|resume|set)
   token    manage bearer tokens (token issue|list|revoke)
+  schema   a tenant's custom schema extensions (schema set TENANT FILE.json|get|clear|check)
   audit    list a tenant's writes (audit TENANT [-since 24h] [-limit 100])
 
 tenant, token and audit work on a table: -table NAME (default "scimless"),
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runToken(ctx, args[1:], stdout, stderr)
 	case "audit":
 		err = runAudit(ctx, args[1:], stdout, stderr)
+	case "schema":
+		err = runSchema(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

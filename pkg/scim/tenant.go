@@ -2,7 +2,6 @@ package scim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,35 +45,19 @@ type view struct {
 	passwordSync  bool // passwords are stored as argon2id hashes, not discarded
 }
 
-// extensionDoc is the stored form of a tenant's schema extensions (the JSON
-// of []schema.ExtensionSchema written by scimless schema set).
-type extensionDoc struct {
-	schema.Schema
-	ResourceType string `json:"resourceType"`
-	Required     bool   `json:"required"`
-}
-
-// buildView makes a tenant's view from its item and extensions document.
+// buildView makes a tenant's view from its item and its schema extensions
+// document (as `scimless schema set` stores it).
 func buildView(t *store.Tenant, extDoc []byte) (*view, error) {
-	var exts []extensionDoc
+	var exts []schema.ExtensionSchema
 	if len(extDoc) > 0 {
-		if err := json.Unmarshal(extDoc, &exts); err != nil {
-			return nil, fmt.Errorf("decode tenant schemas: %w", err)
-		}
-	}
-	var userExt, groupExt []schema.Extension
-	for i := range exts {
-		e := schema.Extension{Schema: &exts[i].Schema, Required: exts[i].Required}
-		switch exts[i].ResourceType {
-		case "User":
-			userExt = append(userExt, e)
-		case "Group":
-			groupExt = append(groupExt, e)
+		var err error
+		if exts, err = schema.ParseExtensionFile(extDoc); err != nil {
+			return nil, fmt.Errorf("tenant schemas: %w", err)
 		}
 	}
 	v := &view{
-		users:        schema.UserResourceType(userExt...),
-		groups:       schema.GroupResourceType(groupExt...),
+		users:        schema.UserResourceType(schema.Extensions(exts, "User")...),
+		groups:       schema.GroupResourceType(schema.Extensions(exts, "Group")...),
 		passThrough:  t.Setting(store.SettingExtensionPassThrough) == "true",
 		passwordSync: t.Setting(store.SettingPasswordSync) == "true",
 	}
