@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -185,7 +186,27 @@ func buildQuery(rt *schema.ResourceType, sr searchRequest) (query, error) {
 	return q, err
 }
 
-func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+// An RFC 9865 cursor is the position (the last id of the page) tagged with a
+// hash of the tenant, base64url-encoded: a cursor handed to another tenant is
+// refused with invalidCursor instead of silently skipping its resources.
+func encodeCursor(tenant, id string) string {
+	return base64.RawURLEncoding.EncodeToString(append(cursorTag(tenant), id...))
+}
+
+func cursorTag(tenant string) []byte {
+	h := sha256.Sum256([]byte("scimless-cursor:" + tenant))
+	return h[:6]
+}
+
+// checkCursor verifies the tenant tag of a decoded cursor and returns the
+// position it holds.
+func checkCursor(tenant, raw string) (string, error) {
+	tag := cursorTag(tenant)
+	if len(raw) <= len(tag) || raw[:len(tag)] != string(tag) {
+		return "", scimerr.BadRequest(scimerr.InvalidCursorType, "the cursor is not one this server issued for this tenant")
+	}
+	return raw[len(tag):], nil
+}
 
 // sortResources orders rs by q.sortBy (stable; missing values last).
 func sortResources(rt *schema.ResourceType, q query, rs []Resource) {
@@ -268,7 +289,7 @@ func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schem
 	}
 	next := ""
 	if q.cursor && end < len(matched) && end > start {
-		next = encodeCursor(matched[end-1]["id"].(string))
+		next = encodeCursor(tenantOf(r), matched[end-1]["id"].(string))
 	}
 	si := q.startIndex
 	if q.cursor {
@@ -356,7 +377,7 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 	next := ""
 	if last != "" && (q.cursor || offset+len(items) < total) {
 		if q.cursor {
-			next = encodeCursor(last)
+			next = encodeCursor(tenant, last)
 		} else if err := s.store.SaveCursor(ctx, tenant, key, offset+len(items), last); err != nil {
 			// The page is still right; only the next one will cost more.
 			s.log.WarnContext(ctx, "save cursor failed", "err", err.Error(), "request_id", requestID(ctx))
@@ -381,6 +402,9 @@ func (s *Server) listing(rt func(*view) *schema.ResourceType, serve func(http.Re
 			}
 		} else {
 			q, err = parseQuery(rt(s.viewOf(r)), r.URL.Query())
+		}
+		if err == nil && q.cursor && q.after != "" {
+			q.after, err = checkCursor(tenantOf(r), q.after)
 		}
 		if err != nil {
 			s.writeError(w, r, err)
