@@ -1,0 +1,187 @@
+package xaas
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/scimless/scimless/pkg/store"
+	"github.com/scimless/scimless/pkg/xaas/okta"
+	"github.com/scimless/scimless/pkg/xaas/oktafake"
+)
+
+func TestLambdaHandler(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	handler := LambdaHandler(h.srv, h.engine)
+	ctx := context.Background()
+	api := `{"version":"2.0","routeKey":"ANY /xaas/v1/{proxy+}","rawPath":"/xaas/v1/users","rawQueryString":"",
+		"headers":{"authorization":"Bearer ` + testToken + `"},"requestContext":{"http":{"method":"GET","path":"/xaas/v1/users"},"requestId":"rid-1"},"isBase64Encoded":false}`
+	out, err := handler(ctx, json.RawMessage(api))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, ok := out.(events.APIGatewayV2HTTPResponse)
+	if !ok || resp.StatusCode != 200 || !strings.Contains(resp.Body, `"users":[]`) {
+		t.Fatalf("API event: %T %+v", out, out)
+	}
+	sched := `{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012",
+		"time":"2025-11-24T16:05:00Z","region":"eu-west-1","resources":[],"detail":{}}`
+	out, err = handler(ctx, json.RawMessage(sched))
+	if _, ok := out.(TickReport); err != nil || !ok {
+		t.Fatalf("scheduled event: %T %v", out, err)
+	}
+	for _, bad := range []string{`{"detail-type":"Something Else"}`, `[]`, `{"routeKey":"GET /x"}`} {
+		if _, err := handler(ctx, json.RawMessage(bad)); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+func TestFunctionConfigFromEnv(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	c, err := FunctionConfigFromEnv(env(nil))
+	if err != nil || c.Interval != 15*time.Minute || c.Debounce != 2*time.Minute || c.MaxBulkBytes != DefaultMaxBulkBytes {
+		t.Errorf("defaults %+v %v", c, err)
+	}
+	c, err = FunctionConfigFromEnv(env(map[string]string{EnvInterval: "0", EnvDebounce: "30s", EnvMaxBulkBytes: "1000"}))
+	if err != nil || c.Interval != 0 || c.Debounce != 30*time.Second || c.MaxBulkBytes != 1000 {
+		t.Errorf("set %+v %v", c, err)
+	}
+	for _, bad := range []map[string]string{{EnvInterval: "soon"}, {EnvDebounce: "-1s"}, {EnvMaxBulkBytes: "big"}} {
+		if _, err := FunctionConfigFromEnv(env(bad)); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	ctx := context.Background()
+	var calls int
+	sm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" ||
+			!strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKID/") ||
+			!strings.Contains(r.Header.Get("Authorization"), "/eu-west-1/secretsmanager/aws4_request") {
+			http.Error(w, "unsigned", 403)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		var req struct{ SecretId string }
+		_ = json.Unmarshal(body, &req)
+		switch req.SecretId {
+		case "scimless/acme/okta":
+			_, _ = w.Write([]byte(`{"Name":"scimless/acme/okta","SecretString":"ssws-token-1"}`))
+		case "binary":
+			_, _ = w.Write([]byte(`{"SecretBinary":"AAEC"}`))
+		default:
+			w.WriteHeader(400)
+			_, _ = w.Write([]byte(`{"__type":"com.amazonaws.secretsmanager#ResourceNotFoundException","message":"no"}`))
+		}
+	}))
+	defer sm.Close()
+	m := &SecretsManager{Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""), Region: "eu-west-1",
+		Endpoint: sm.URL, HTTP: sm.Client()}
+	for range 2 {
+		v, err := m.Secret(ctx, "scimless/acme/okta")
+		if err != nil || string(v) != "ssws-token-1" {
+			t.Fatalf("secret %q %v", v, err)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("%d calls, want 1 (cached)", calls)
+	}
+	if v, err := m.Secret(ctx, "binary"); err != nil || string(v) != "\x00\x01\x02" {
+		t.Errorf("binary %q %v", v, err)
+	}
+	if _, err := m.Secret(ctx, "missing"); !errors.Is(err, ErrNoSecret) {
+		t.Errorf("missing: %v", err)
+	}
+	if _, err := (&SecretsManager{}).Secret(ctx, "x"); err == nil {
+		t.Error("no credentials: no error")
+	}
+	chain := ChainSecrets{Env: EnvSecrets{Getenv: func(k string) string {
+		if k == "OKTA_TOKEN" {
+			return "from-env"
+		}
+		return ""
+	}}, Other: m}
+	if v, err := chain.Secret(ctx, "env:OKTA_TOKEN"); err != nil || string(v) != "from-env" {
+		t.Errorf("env %q %v", v, err)
+	}
+	if _, err := chain.Secret(ctx, "env:NOPE"); !errors.Is(err, ErrNoSecret) {
+		t.Errorf("empty env: %v", err)
+	}
+	if v, err := chain.Secret(ctx, "scimless/acme/okta"); err != nil || string(v) != "ssws-token-1" {
+		t.Errorf("chain to secrets manager %q %v", v, err)
+	}
+	if _, err := (StaticSecrets{"a": []byte("b")}).Secret(ctx, "c"); !errors.Is(err, ErrNoSecret) {
+		t.Errorf("static: %v", err)
+	}
+	var _ aws.CredentialsProvider = m.Credentials
+}
+
+func TestTableResolver(t *testing.T) {
+	ctx := context.Background()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	h := newHarness(t, harnessOpts{fake: oktafake.Options{APITokens: []string{"tok-1"},
+		OAuthClients: []oktafake.OAuthClient{{ClientID: "svc-1", PublicKey: &key.PublicKey}}}})
+	secrets := StaticSecrets{"tok": []byte("tok-1\n"), "key": keyPEM}
+	r := &TableResolver{Store: h.st, Secrets: secrets, Options: []okta.Option{okta.WithHTTPClient(h.fsrv.Client()), okta.WithClock(h.clock.Now)}}
+	if _, err := r.Target(ctx, testTenant); !errors.Is(err, ErrNotConfigured) {
+		t.Fatalf("unconfigured: %v", err)
+	}
+	if err := r.Configured(ctx, testTenant); !errors.Is(err, ErrNotConfigured) {
+		t.Fatalf("Configured: %v", err)
+	}
+	for _, cfg := range []OktaConfig{
+		{OrgURL: h.fsrv.URL, IdentitySourceID: oktafake.DefaultIdentitySource, Auth: AuthSSWS, SecretRef: "tok"},
+		{OrgURL: h.fsrv.URL, IdentitySourceID: oktafake.DefaultIdentitySource, Auth: AuthOAuth, ClientID: "svc-1", SecretRef: "key"},
+	} {
+		if err := SaveOktaConfig(ctx, h.st, testTenant, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		tg, err := r.Target(ctx, testTenant)
+		if err != nil {
+			t.Fatalf("%s: %v", cfg.Auth, err)
+		}
+		if _, err := tg.API.ListSessions(ctx, tg.SourceID); err != nil {
+			t.Errorf("%s: list sessions: %v", cfg.Auth, err)
+		}
+		again, _ := r.Target(ctx, testTenant)
+		if again.API != tg.API {
+			t.Errorf("%s: the client was not reused", cfg.Auth)
+		}
+	}
+	for _, bad := range []OktaConfig{
+		{OrgURL: "ftp://x", IdentitySourceID: "s", Auth: AuthSSWS, SecretRef: "r"},
+		{OrgURL: "https://x", Auth: AuthSSWS, SecretRef: "r"},
+		{OrgURL: "https://x", IdentitySourceID: "s", Auth: "basic", SecretRef: "r"},
+		{OrgURL: "https://x", IdentitySourceID: "s", Auth: AuthSSWS},
+	} {
+		if err := SaveOktaConfig(ctx, h.st, testTenant, &bad); err == nil {
+			t.Errorf("%+v: saved", bad)
+		}
+	}
+	// A run against a tenant that is not configured fails, and says why.
+	if _, err := NewEngine(EngineConfig{Store: h.st, Resolver: r}).StartRun(ctx, "nobody", TriggerAPI); !errors.Is(err, ErrNotConfigured) {
+		t.Errorf("start run unconfigured: %v", err)
+	}
+	if s := store.SyncDirty; s == "" {
+		t.Fatal()
+	}
+}

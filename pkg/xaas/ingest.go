@@ -1,0 +1,354 @@
+package xaas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/scimless/scimless/pkg/store"
+)
+
+// Outcome of storing one record.
+const (
+	Created   = "created"
+	Updated   = "updated"
+	Unchanged = "unchanged"
+)
+
+// BulkResult is the answer to a bulk push: how many rows created, updated
+// or left unchanged a record, how many failed, and why (the first
+// MaxBulkErrors failures).
+type BulkResult struct {
+	Created   int        `json:"created"`
+	Updated   int        `json:"updated"`
+	Unchanged int        `json:"unchanged"`
+	Failed    int        `json:"failed"`
+	Errors    []RowError `json:"errors"`
+}
+
+// RowError is one failed row of a bulk push.
+type RowError struct {
+	Row        int    `json:"row"`
+	ExternalID string `json:"externalId"`
+	Detail     string `json:"detail"`
+}
+
+// MaxBulkErrors bounds the errors listed in a BulkResult (Failed counts
+// them all).
+const MaxBulkErrors = 1000
+
+func (r *BulkResult) fail(row int, id, detail string) {
+	r.Failed++
+	if len(r.Errors) < MaxBulkErrors {
+		r.Errors = append(r.Errors, RowError{Row: row, ExternalID: id, Detail: detail})
+	}
+}
+
+func (r *BulkResult) count(outcome string) {
+	switch outcome {
+	case Created:
+		r.Created++
+	case Updated:
+		r.Updated++
+	case Unchanged:
+		r.Unchanged++
+	}
+}
+
+// Ingester stores pushed records: it compares each with the stored one by
+// content hash and writes (and marks dirty) only what changed.
+type Ingester struct {
+	store *store.Store
+	now   func() time.Time
+	// concurrency bounds the parallel writes of one chunk.
+	concurrency int
+}
+
+// chunkSize is how many rows are read, looked up (one BatchGetItem) and
+// written together.
+const chunkSize = 100
+
+// NewIngester returns an ingester over st; now is the clock (time.Now when
+// nil); concurrency bounds parallel writes (16 when ≤ 0).
+func NewIngester(st *store.Store, now func() time.Time, concurrency int) *Ingester {
+	if now == nil {
+		now = time.Now
+	}
+	if concurrency <= 0 {
+		concurrency = 16
+	}
+	return &Ingester{store: st, now: now, concurrency: concurrency}
+}
+
+// Bulk reads rows from r and stores them in chunks of 100: one BatchGetItem
+// per chunk, one conditional PutItem per changed record, and one UpdateItem
+// of the tenant's sync state per chunk that changed something. A row's
+// failure does not stop the others. Bulk returns when the body ends or
+// cannot be read further (err), or ctx ends (err); the result counts what
+// was done either way.
+func (in *Ingester) Bulk(ctx context.Context, tenant string, r RowReader) (BulkResult, error) {
+	res := BulkResult{Errors: []RowError{}}
+	chunk := make([]Record, 0, chunkSize)
+	rows := make([]int, 0, chunkSize)
+	ids := make(map[string]bool, chunkSize)
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		outcomes, errs, err := in.putChunk(ctx, tenant, chunk)
+		if err != nil {
+			for i := range chunk {
+				res.fail(rows[i], chunk[i].ExternalID, "not stored: "+err.Error())
+			}
+		} else {
+			for i := range chunk {
+				if errs[i] != nil {
+					res.fail(rows[i], chunk[i].ExternalID, errs[i].Error())
+				} else {
+					res.count(outcomes[i])
+				}
+			}
+		}
+		chunk, rows = chunk[:0], rows[:0]
+		clear(ids)
+		return err
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			_ = flush()
+			return res, err
+		}
+		row, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if ferr := flush(); ferr != nil {
+				return res, ferr
+			}
+			return res, err
+		}
+		if row.Err != nil {
+			res.fail(row.N, row.ExternalID, row.Err.Error())
+			continue
+		}
+		if ids[row.Record.ExternalID] {
+			// The same record twice in a chunk: store the first before the
+			// second, so that the last one wins.
+			if err := flush(); err != nil && ctx.Err() != nil {
+				return res, err
+			}
+		}
+		ids[row.Record.ExternalID] = true
+		chunk = append(chunk, row.Record)
+		rows = append(rows, row.N)
+		if len(chunk) == chunkSize {
+			if err := flush(); err != nil && ctx.Err() != nil {
+				return res, err
+			}
+		}
+	}
+	err := flush()
+	if err != nil && ctx.Err() != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// Put stores one record and returns its outcome (Created, Updated or
+// Unchanged).
+func (in *Ingester) Put(ctx context.Context, tenant string, rec Record) (string, error) {
+	outcomes, errs, err := in.putChunk(ctx, tenant, []Record{rec})
+	if err != nil {
+		return "", err
+	}
+	if errs[0] != nil {
+		return "", errs[0]
+	}
+	return outcomes[0], nil
+}
+
+// Delete turns a record into a tombstone that the next sync deactivates in
+// Okta (its attributes are dropped). A record never stored yields
+// store.ErrNotFound; deleting a tombstone again is a no-op.
+func (in *Ingester) Delete(ctx context.Context, tenant, externalID string) error {
+	for attempt := 0; ; attempt++ {
+		prev, err := in.store.GetSourceUser(ctx, tenant, externalID)
+		if err != nil {
+			return err
+		}
+		if prev.Deleted {
+			return nil
+		}
+		now := in.now()
+		u := &store.SourceUser{ExternalID: externalID, Active: false, Deleted: true, Hash: hashRecord(false, true, nil),
+			Created: prev.Created, Changed: now, Synced: prev.Synced}
+		err = in.store.PutSourceUser(ctx, tenant, u, prev.Version)
+		if errors.Is(err, store.ErrVersion) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		newly := 0
+		if prev.State != store.SyncDirty {
+			newly = 1
+		}
+		return in.store.NoteXaaSPush(ctx, tenant, now, newly)
+	}
+}
+
+// putChunk stores records with distinct externalIds. errs holds each
+// record's own failure; err a failure of the whole chunk (reading the
+// stored records).
+func (in *Ingester) putChunk(ctx context.Context, tenant string, recs []Record) (outcomes []string, errs []error, err error) {
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ExternalID
+	}
+	existing, err := in.store.GetSourceUsers(ctx, tenant, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	outcomes, errs = make([]string, len(recs)), make([]error, len(recs))
+	now := in.now()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		newly int
+		wrote bool
+		sem   = make(chan struct{}, in.concurrency)
+	)
+	for i := range recs {
+		rec := &recs[i]
+		hash := hashRecord(rec.Active, false, rec.Attrs)
+		prev := existing[rec.ExternalID]
+		if prev != nil && !prev.Deleted && prev.Hash == hash {
+			outcomes[i] = Unchanged
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			outcome, wasDirty, err := in.write(ctx, tenant, rec, hash, prev, now)
+			mu.Lock()
+			defer mu.Unlock()
+			outcomes[i], errs[i] = outcome, err
+			if err == nil && outcome != Unchanged {
+				wrote = true
+				if !wasDirty {
+					newly++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if wrote {
+		if err := in.store.NoteXaaSPush(ctx, tenant, now, newly); err != nil {
+			return outcomes, errs, fmt.Errorf("records stored, push not noted: %w", err)
+		}
+	}
+	return outcomes, errs, nil
+}
+
+// write stores one changed record, retrying (with a fresh read) if it
+// changed concurrently.
+func (in *Ingester) write(ctx context.Context, tenant string, rec *Record, hash string, prev *store.SourceUser, now time.Time) (outcome string, wasDirty bool, err error) {
+	for attempt := 0; ; attempt++ {
+		u := &store.SourceUser{ExternalID: rec.ExternalID, Attrs: rec.Attrs, Active: rec.Active, Hash: hash,
+			Created: now, Changed: now}
+		var prevVersion int64
+		outcome = Created
+		if prev != nil {
+			prevVersion, u.Created, u.Synced = prev.Version, prev.Created, prev.Synced
+			wasDirty = prev.State == store.SyncDirty
+			if !prev.Deleted {
+				outcome = Updated
+			}
+		}
+		err = in.store.PutSourceUser(ctx, tenant, u, prevVersion)
+		if err == nil {
+			return outcome, wasDirty, nil
+		}
+		if !errors.Is(err, store.ErrVersion) || attempt >= 3 {
+			if errors.Is(err, store.ErrTooLarge) {
+				return "", false, recordErr("record too large to store")
+			}
+			return "", false, err
+		}
+		prev, err = in.store.GetSourceUser(ctx, tenant, rec.ExternalID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			prev = nil
+		case err != nil:
+			return "", false, err
+		case !prev.Deleted && prev.Hash == hash:
+			return Unchanged, false, nil
+		}
+	}
+}
+
+// PutGroup stores a group record and returns its outcome. Members are kept
+// sorted; the members last pushed to Okta are carried over so that the next
+// sync sends only the membership changes.
+func (in *Ingester) PutGroup(ctx context.Context, tenant string, g Group) (string, error) {
+	hash := hashGroup(g.DisplayName, g.Description, g.Members, false)
+	for attempt := 0; ; attempt++ {
+		prev, err := in.store.GetSourceGroup(ctx, tenant, g.ExternalID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return "", err
+		}
+		now := in.now()
+		sg := &store.SourceGroup{ExternalID: g.ExternalID, DisplayName: g.DisplayName, Description: g.Description,
+			Members: slices.Clone(g.Members), Hash: hash, Created: now, Changed: now}
+		var prevVersion int64
+		outcome := Created
+		if prev != nil {
+			if !prev.Deleted && prev.Hash == hash {
+				return Unchanged, nil
+			}
+			prevVersion, sg.Created, sg.Pushed, sg.Synced = prev.Version, prev.Created, prev.Pushed, prev.Synced
+			if !prev.Deleted {
+				outcome = Updated
+			}
+		}
+		err = in.store.PutSourceGroup(ctx, tenant, sg, prevVersion)
+		if errors.Is(err, store.ErrVersion) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return outcome, in.store.NoteXaaSPush(ctx, tenant, now, 0)
+	}
+}
+
+// DeleteGroup turns a group into a tombstone that the next sync deletes in
+// Okta. A group never stored yields store.ErrNotFound.
+func (in *Ingester) DeleteGroup(ctx context.Context, tenant, externalID string) error {
+	for attempt := 0; ; attempt++ {
+		prev, err := in.store.GetSourceGroup(ctx, tenant, externalID)
+		if err != nil {
+			return err
+		}
+		if prev.Deleted {
+			return nil
+		}
+		now := in.now()
+		sg := &store.SourceGroup{ExternalID: externalID, Deleted: true, Hash: hashGroup("", "", nil, true),
+			Pushed: prev.Pushed, Created: prev.Created, Changed: now, Synced: prev.Synced}
+		err = in.store.PutSourceGroup(ctx, tenant, sg, prev.Version)
+		if errors.Is(err, store.ErrVersion) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return in.store.NoteXaaSPush(ctx, tenant, now, 0)
+	}
+}
