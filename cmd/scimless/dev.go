@@ -15,6 +15,7 @@ import (
 
 	"github.com/scimless/scimless/pkg/auth"
 	"github.com/scimless/scimless/pkg/scim"
+	"github.com/scimless/scimless/pkg/xaas"
 )
 
 // tokenList collects repeated -token flags.
@@ -41,6 +42,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var tokens tokenList
 	fs.Var(&tokens, "token", "accept this bearer token (repeatable); TENANT:VALUE binds it to a tenant (default tenant \"default\")")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	xo := xaasDevFlags(fs)
 	var tf tableFlags
 	tf.register(fs, true)
 	if err := fs.Parse(args); err != nil {
@@ -83,12 +85,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	handler := devHandler(scim.New(scim.Config{
-		Store: db.Store, Auth: auth.NewAuthenticator(db.Store, 0), Logger: logger,
-	}), db)
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-
-	base := "http://" + ln.Addr().String() + scim.Prefix
+	defer ln.Close()
 	engine := "embedded DynamoDB-compatible engine (data is kept in memory until exit)"
 	if !db.Embedded {
 		engine = "DynamoDB table " + tf.table
@@ -97,7 +94,19 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	fmt.Fprintf(stdout, "scimless dev: serving on %s\n", engine)
+	xh, stopXaaS, err := startXaaSDev(ctx, xo, db.Store, logger, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopXaaS()
+	handler := devHandler(withXaaS(scim.New(scim.Config{
+		Store: db.Store, Auth: auth.NewAuthenticator(db.Store, 0), Logger: logger,
+	}), xh), db)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+
+	base := "http://" + ln.Addr().String() + scim.Prefix
 	fmt.Fprintf(stdout, "SCIM base URL: %s\n", base)
+	fmt.Fprintf(stdout, "XaaS base URL: http://%s%s\n", ln.Addr(), xaas.Prefix)
 	if generated != "" {
 		fmt.Fprintf(stdout, "Bearer token:  %s\n", generated)
 	} else {

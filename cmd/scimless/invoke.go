@@ -37,7 +37,7 @@ func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: scimless invoke [flags] EVENT.json\n\nRuns an API Gateway HTTP API (payload 2.0) event through the SCIM function's\nLambda handler, like `sam local invoke`, and prints the proxy response.")
+		fmt.Fprintln(stderr, "usage: scimless invoke [flags] EVENT.json\n\nRuns an event through the handler of the Lambda function it is for, like\n`sam local invoke`, and prints what the handler returns: an API Gateway HTTP\nAPI (payload 2.0) event of /scim/v2 or /healthz through the SCIM function;\none of /xaas/v1 or /items, or an EventBridge scheduled event, through the\nxaas function (against a fresh table holding two seed records, a group and\nan in-process fake Okta).")
 		fs.PrintDefaults()
 	}
 	token := fs.String("token", invokeToken, "bearer token accepted for the default tenant")
@@ -64,13 +64,22 @@ func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	resp, err := invokeEvent(ctx, &tf, opts, raw, stderr)
-	if err != nil {
-		return err
+	var out any
+	if res, ok, err := xaasInvoke(ctx, &tf, opts.token, raw, stderr); ok {
+		if err != nil {
+			return err
+		}
+		out = res.value()
+	} else {
+		resp, err := invokeEvent(ctx, &tf, opts, raw, stderr)
+		if err != nil {
+			return err
+		}
+		out = resp
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(resp)
+	return enc.Encode(out)
 }
 
 // invokeEvent runs one event through the handler the Lambda function uses.
@@ -85,6 +94,9 @@ func invokeEvent(ctx context.Context, tf *tableFlags, opts invokeOptions, raw []
 	}
 	if probe.DetailType != "" {
 		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("an EventBridge %q event is for the xaas function, not the SCIM function", probe.DetailType)
+	}
+	if isXaaSEvent(raw) {
+		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("route %q is for the xaas function, not the SCIM function", probe.RouteKey)
 	}
 	if probe.Version != "2.0" || probe.RouteKey == "" {
 		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("not an API Gateway HTTP API payload 2.0 event (version %q, routeKey %q)", probe.Version, probe.RouteKey)

@@ -21,8 +21,10 @@ commands:
   token    manage bearer tokens (token issue|list|revoke)
   schema   a tenant's custom schema extensions (schema set TENANT FILE.json|get|clear|check)
   audit    list a tenant's writes (audit TENANT [-since 24h] [-limit 100])
+  xaas     Okta Anything-as-a-Source: a tenant's Okta org, profile mapping,
+           syncs and their status (xaas config|mapping|sync|status)
 
-tenant, token and audit work on a table: -table NAME (default "scimless"),
+tenant, token, schema, audit and xaas work on a table: -table NAME (default "scimless"),
 -region REGION, -dynamodb-endpoint URL (a local endpoint; without it AWS with
 the standard credential chain).
 
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAudit(ctx, args[1:], stdout, stderr)
 	case "schema":
 		err = runSchema(ctx, args[1:], stdout, stderr)
+	case "xaas":
+		err = runXaaS(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
