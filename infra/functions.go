@@ -25,6 +25,14 @@ import (
 // writing. The slowest designed request, a 1,000-member group PATCH, must
 // fit in that budget (design: ≤ 29 s).
 //
+// The XaaS function has the same sizing: its API requests have the same
+// 29 s budget, and a scheduled sync tick works until a few seconds before
+// the invocation's deadline (the engine stops uploading when the next
+// upload might not fit), checkpoints, and the next tick resumes the run.
+// Okta's 5-minute gap between an import and the next session, not the
+// timeout, is what paces a large sync: a longer timeout would only be paid
+// for while waiting.
+//
 // 512 MB gives a Go handler about 0.29 vCPU (Lambda allocates CPU in
 // proportion to memory, 1 vCPU at 1,769 MB), ample for I/O-bound
 // DynamoDB work and 100-resource JSON pages, and it shortens the cold

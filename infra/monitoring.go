@@ -8,9 +8,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/scimless/scimless/pkg/config"
 )
 
 // Alarm thresholds.
@@ -44,6 +47,18 @@ var ThrottleOperations = []awsdynamodb.Operation{
 // AlarmName is the name of one of the stack's alarms, e.g.
 // "Scimless-prod-scim-errors".
 func AlarmName(cfg Config, suffix string) string { return cfg.StackName() + "-" + suffix }
+
+// XaasMetric is one of the metrics the XaaS sync engine logs in the embedded
+// metric format (see package config), for fn: summed over the alarm period.
+func XaasMetric(fn awslambda.Function, name string) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace:     jsii.String(config.MetricNamespace),
+		MetricName:    jsii.String(name),
+		DimensionsMap: &map[string]*string{config.MetricDimensionFunction: fn.FunctionName()},
+		Statistic:     jsii.String("Sum"),
+		Period:        period(),
+	})
+}
 
 func period() awscdk.Duration { return awscdk.Duration_Minutes(jsii.Number(AlarmPeriodMinutes)) }
 
@@ -126,6 +141,17 @@ func newMonitoring(stack awscdk.Stack, s *Stack) awssns.Topic {
 	alarm("TableThrottlesAlarm", "table-throttles",
 		"DynamoDB throttled requests to the table (on-demand limits or a hot partition).",
 		throttled, 1)
+
+	if fn, ok := s.Functions[XaasFunction.Name]; ok {
+		failed, records := XaasMetric(fn, config.MetricXaaSSyncFailed), XaasMetric(fn, config.MetricXaaSRecordsFailed)
+		alarm("XaasSyncFailedAlarm", "xaas-sync-failed",
+			"An XaaS sync to Okta failed: see `scimless xaas status TENANT` and the function's \"xaas sync finished\" log lines.",
+			failed, 1)
+		fnWidgets = append(fnWidgets, awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String("XaaS syncs finished, failed, records failed"), Width: jsii.Number(12),
+			Left: &[]awscloudwatch.IMetric{XaasMetric(fn, config.MetricXaaSSyncRuns), failed, records},
+		}))
+	}
 
 	widgets := []awscloudwatch.IWidget{
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -472,6 +473,9 @@ func TestAlarms(t *testing.T) {
 					want[k] = a
 				}
 			}
+			if slices.Contains(tc.fns, "xaas") {
+				want[stack+"-xaas-sync-failed"] = alarm{"XaaSSyncFailed", "Sum", 1}
+			}
 			topics := s.resources("AWS::SNS::Topic")
 			if len(topics) != 1 {
 				t.Fatalf("%d topics, want 1", len(topics))
@@ -496,8 +500,17 @@ func TestAlarms(t *testing.T) {
 				if !equalJSON(p["AlarmActions"], []any{ref(topic)}) || !equalJSON(p["OKActions"], []any{ref(topic)}) {
 					t.Errorf("%s: actions %s / %s, want the alarm topic", name, canon(p["AlarmActions"]), canon(p["OKActions"]))
 				}
-				if w.metric != "" && (p["MetricName"] != w.metric || p["Statistic"] != w.stat || p["Namespace"] != "AWS/Lambda") {
-					t.Errorf("%s: metric %v %v %v, want AWS/Lambda %s %s", name, p["Namespace"], p["MetricName"], p["Statistic"], w.metric, w.stat)
+				ns := "AWS/Lambda"
+				if strings.HasPrefix(w.metric, "XaaS") {
+					// Logged by the engine in the embedded metric format,
+					// per function: another stage's syncs do not count.
+					ns = "scimless"
+					if !equalJSON(p["Dimensions"], []any{map[string]any{"Name": "FunctionName", "Value": ref("XaasFunction")}}) {
+						t.Errorf("%s: dimensions %s, want FunctionName of XaasFunction", name, canon(p["Dimensions"]))
+					}
+				}
+				if w.metric != "" && (p["MetricName"] != w.metric || p["Statistic"] != w.stat || p["Namespace"] != ns) {
+					t.Errorf("%s: metric %v %v %v, want %s %s %s", name, p["Namespace"], p["MetricName"], p["Statistic"], ns, w.metric, w.stat)
 				}
 			}
 			for name := range want {

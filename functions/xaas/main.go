@@ -56,9 +56,10 @@ func run() error {
 			// Wait for a rate-limit reset inside an invocation only briefly:
 			// the engine comes back after the reset instead.
 			Options: []okta.Option{okta.WithRetryPolicy(okta.RetryPolicy{MaxRateLimitWait: 10 * time.Second})}},
-		Logger:   logger,
-		Interval: xcfg.Interval,
-		Debounce: xcfg.Debounce,
+		Logger:           logger,
+		Interval:         xcfg.Interval,
+		Debounce:         xcfg.Debounce,
+		MetricDimensions: xcfg.MetricDimensions,
 	})
 	srv := xaas.NewServer(xaas.Config{
 		Store:        st,

@@ -20,6 +20,27 @@ const (
 	EnvBaseURL       = "SCIMLESS_BASE_URL"        // optional absolute SCIM base URL
 	EnvRegion        = "AWS_REGION"               // set by Lambda
 	EnvEndpoint      = "SCIMLESS_DYNAMODB_ENDPOINT"
+	EnvFunctionName  = "AWS_LAMBDA_FUNCTION_NAME" // set by Lambda
+
+	// The XaaS function's own settings (package xaas reads them).
+	EnvXaaSInterval        = "SCIMLESS_XAAS_INTERVAL"         // default time between scheduled syncs
+	EnvXaaSDebounce        = "SCIMLESS_XAAS_DEBOUNCE"         // default quiet time after a push
+	EnvXaaSMaxBulkBytes    = "SCIMLESS_XAAS_MAX_BULK_BYTES"   // largest bulk push body
+	EnvXaaSSecretsEndpoint = "SCIMLESS_XAAS_SECRETS_ENDPOINT" // Secrets Manager endpoint override
+)
+
+// CloudWatch metrics the functions emit in the embedded metric format (JSON
+// log lines that CloudWatch turns into metrics, no API calls), each with the
+// dimension MetricDimensionFunction set to the emitting function's name.
+const (
+	MetricNamespace         = "scimless"
+	MetricDimensionFunction = "FunctionName"
+	// MetricXaaSSyncRuns counts finished XaaS syncs, MetricXaaSSyncFailed
+	// the ones that failed (alarm on ≥ 1), MetricXaaSRecordsFailed the
+	// records a sync could not push.
+	MetricXaaSSyncRuns      = "XaaSSyncRuns"
+	MetricXaaSSyncFailed    = "XaaSSyncFailed"
+	MetricXaaSRecordsFailed = "XaaSRecordsFailed"
 )
 
 // Config is the runtime configuration of a function.

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scimless/scimless/pkg/config"
 	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/xaas/okta"
 )
@@ -112,6 +113,9 @@ type EngineConfig struct {
 	Debounce time.Duration
 	// Concurrency bounds the tenants a tick works on at once (4 when 0).
 	Concurrency int
+	// MetricDimensions are added to the metrics a finished run emits
+	// (FunctionConfig.MetricDimensions on Lambda; none when nil).
+	MetricDimensions map[string]string
 	// AfterUpload, if set, is called after each upload Okta answered and
 	// before the run records it; an error stops the step at once, as a
 	// crash would (tests).
@@ -153,13 +157,14 @@ type Engine struct {
 	conc     int
 	after    func(ctx context.Context, tenant string, session, upload int) error
 	afterCP  func(ctx context.Context, tenant string, session, uploads int) error
+	dims     map[string]string
 }
 
 // NewEngine returns an engine for cfg.
 func NewEngine(cfg EngineConfig) *Engine {
 	e := &Engine{store: cfg.Store, resolver: cfg.Resolver, log: cfg.Logger, now: cfg.Now, owner: cfg.Owner,
 		lim: cfg.Limits.withDefaults(), interval: cfg.Interval, debounce: cfg.Debounce, conc: cfg.Concurrency,
-		after: cfg.AfterUpload, afterCP: cfg.AfterCheckpoint}
+		after: cfg.AfterUpload, afterCP: cfg.AfterCheckpoint, dims: cfg.MetricDimensions}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -1447,20 +1452,44 @@ func (st *stepper) finish(ctx context.Context, state, msg string) error {
 	if state == store.RunFailed {
 		failed = 1
 	}
-	e.log.LogAttrs(ctx, level, "xaas sync finished",
+	attrs := []slog.Attr{
 		slog.String("tenant", st.tenant), slog.String("run", d.ID), slog.String("state", state),
 		slog.String("trigger", d.Trigger), slog.Int("sessions", len(d.Sessions)),
 		slog.Int("upserted", det.Status.Counts.Upserted), slog.Int("deactivated", det.Status.Counts.Deactivated),
 		slog.Int("groups", det.Status.Counts.Groups), slog.Int("memberships", det.Status.Counts.Memberships),
 		slog.Int("failed", det.Status.Counts.Failed), slog.Float64("duration_s", d.Finished.Sub(d.Started).Seconds()),
 		slog.String("error", safeMessage(msg)),
-		// CloudWatch embedded metric format: the alarm metric needs no
-		// metric filter.
+	}
+	e.log.LogAttrs(ctx, level, "xaas sync finished", append(attrs, e.metricAttrs(failed, det.Status.Counts.Failed)...)...)
+	return nil
+}
+
+// CloudWatch metrics the engine emits (embedded metric format) when a run
+// finishes: alarm on MetricSyncFailed ≥ 1. Package config defines them for
+// the infrastructure's alarms.
+const (
+	MetricNamespace     = config.MetricNamespace
+	MetricSyncRuns      = config.MetricXaaSSyncRuns
+	MetricSyncFailed    = config.MetricXaaSSyncFailed
+	MetricRecordsFailed = config.MetricXaaSRecordsFailed
+)
+
+// metricAttrs are the log attributes that make a run's "finished" line a
+// CloudWatch embedded-metric-format record: the _aws directive, the metric
+// values and the engine's dimensions. CloudWatch creates the metrics from
+// the log line, so an alarm needs no metric filter and no API call is made.
+func (e *Engine) metricAttrs(syncFailed, recordsFailed int) []slog.Attr {
+	dimNames := make([]string, 0, len(e.dims))
+	for k := range e.dims {
+		dimNames = append(dimNames, k)
+	}
+	slices.Sort(dimNames)
+	attrs := []slog.Attr{
 		slog.Any("_aws", map[string]any{
 			"Timestamp": time.Now().UnixMilli(),
 			"CloudWatchMetrics": []any{map[string]any{
 				"Namespace":  MetricNamespace,
-				"Dimensions": [][]string{{}},
+				"Dimensions": [][]string{dimNames},
 				"Metrics": []map[string]string{
 					{"Name": MetricSyncRuns, "Unit": "Count"},
 					{"Name": MetricSyncFailed, "Unit": "Count"},
@@ -1468,19 +1497,13 @@ func (st *stepper) finish(ctx context.Context, state, msg string) error {
 				},
 			}},
 		}),
-		slog.Int(MetricSyncRuns, 1), slog.Int(MetricSyncFailed, failed), slog.Int(MetricRecordsFailed, det.Status.Counts.Failed),
-	)
-	return nil
+		slog.Int(MetricSyncRuns, 1), slog.Int(MetricSyncFailed, syncFailed), slog.Int(MetricRecordsFailed, recordsFailed),
+	}
+	for _, k := range dimNames {
+		attrs = append(attrs, slog.String(k, e.dims[k]))
+	}
+	return attrs
 }
-
-// CloudWatch metrics the engine emits (embedded metric format) when a run
-// finishes: alarm on MetricSyncFailed ≥ 1.
-const (
-	MetricNamespace     = "scimless"
-	MetricSyncRuns      = "XaaSSyncRuns"
-	MetricSyncFailed    = "XaaSSyncFailed"
-	MetricRecordsFailed = "XaaSRecordsFailed"
-)
 
 // apiErrorDetail is an Okta refusal as reported for the records it
 // concerns (through the API, not the logs).

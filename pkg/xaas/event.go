@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/scimless/scimless/pkg/apigw"
+	"github.com/scimless/scimless/pkg/config"
 )
 
 // ScheduledEventType is the detail-type of an EventBridge scheduled event.
@@ -71,19 +72,20 @@ func LambdaHandler(h http.Handler, engine *Engine) func(ctx context.Context, raw
 	}
 }
 
-// Environment variables the xaas function reads besides package config's.
+// Environment variables the xaas function reads besides package config's
+// (they are defined there, with the others).
 const (
 	// EnvInterval is the time between scheduled runs of a tenant without its
 	// own schedule (Go duration; default 15m; 0 disables).
-	EnvInterval = "SCIMLESS_XAAS_INTERVAL"
+	EnvInterval = config.EnvXaaSInterval
 	// EnvDebounce is the quiet time after a push before a run starts, for
 	// tenants without their own schedule (default 2m; 0 disables).
-	EnvDebounce = "SCIMLESS_XAAS_DEBOUNCE"
+	EnvDebounce = config.EnvXaaSDebounce
 	// EnvMaxBulkBytes bounds a bulk body (default 6 MB, Lambda's payload limit).
-	EnvMaxBulkBytes = "SCIMLESS_XAAS_MAX_BULK_BYTES"
+	EnvMaxBulkBytes = config.EnvXaaSMaxBulkBytes
 	// EnvSecretsEndpoint overrides the Secrets Manager endpoint (tests, VPC
 	// endpoints).
-	EnvSecretsEndpoint = "SCIMLESS_XAAS_SECRETS_ENDPOINT"
+	EnvSecretsEndpoint = config.EnvXaaSSecretsEndpoint
 )
 
 // FunctionConfig is the xaas function's own configuration.
@@ -92,6 +94,9 @@ type FunctionConfig struct {
 	Debounce        time.Duration
 	MaxBulkBytes    int64
 	SecretsEndpoint string
+	// MetricDimensions are the dimensions of the metrics the engine emits:
+	// the function's name, so each stack's alarm sees its own syncs.
+	MetricDimensions map[string]string
 }
 
 // FunctionConfigFromEnv reads FunctionConfig with getenv (os.Getenv when nil).
@@ -101,6 +106,9 @@ func FunctionConfigFromEnv(getenv func(string) string) (FunctionConfig, error) {
 	}
 	c := FunctionConfig{Interval: 15 * time.Minute, Debounce: 2 * time.Minute, MaxBulkBytes: DefaultMaxBulkBytes,
 		SecretsEndpoint: getenv(EnvSecretsEndpoint)}
+	if fn := getenv(config.EnvFunctionName); fn != "" {
+		c.MetricDimensions = map[string]string{config.MetricDimensionFunction: fn}
+	}
 	for _, d := range []struct {
 		env string
 		dst *time.Duration

@@ -1,6 +1,7 @@
 package xaas
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -8,7 +9,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -60,6 +63,13 @@ func TestFunctionConfigFromEnv(t *testing.T) {
 	c, err = FunctionConfigFromEnv(env(map[string]string{EnvInterval: "0", EnvDebounce: "30s", EnvMaxBulkBytes: "1000"}))
 	if err != nil || c.Interval != 0 || c.Debounce != 30*time.Second || c.MaxBulkBytes != 1000 {
 		t.Errorf("set %+v %v", c, err)
+	}
+	if c.MetricDimensions != nil {
+		t.Errorf("dimensions %v off Lambda, want none", c.MetricDimensions)
+	}
+	c, err = FunctionConfigFromEnv(env(map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "Scimless-prod-XaasFunction"}))
+	if err != nil || c.MetricDimensions["FunctionName"] != "Scimless-prod-XaasFunction" || len(c.MetricDimensions) != 1 {
+		t.Errorf("on Lambda: dimensions %v %v, want FunctionName", c.MetricDimensions, err)
 	}
 	for _, bad := range []map[string]string{{EnvInterval: "soon"}, {EnvDebounce: "-1s"}, {EnvMaxBulkBytes: "big"}} {
 		if _, err := FunctionConfigFromEnv(env(bad)); err == nil {
@@ -183,5 +193,49 @@ func TestTableResolver(t *testing.T) {
 	}
 	if s := store.SyncDirty; s == "" {
 		t.Fatal()
+	}
+}
+
+// TestMetricAttrs checks the embedded-metric-format record a finished run
+// logs: CloudWatch rejects one whose dimension names lack values.
+func TestMetricAttrs(t *testing.T) {
+	tests := []struct {
+		name     string
+		dims     map[string]string
+		wantDims []any
+	}{
+		{"no dimensions", nil, []any{}},
+		{"function name", map[string]string{"FunctionName": "fn-1"}, []any{"FunctionName"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			e := NewEngine(EngineConfig{MetricDimensions: tc.dims, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+			e.log.LogAttrs(context.Background(), slog.LevelInfo, "m", e.metricAttrs(1, 3)...)
+			var rec map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+				t.Fatal(err)
+			}
+			aws, _ := rec["_aws"].(map[string]any)
+			cwm, _ := aws["CloudWatchMetrics"].([]any)
+			if len(cwm) != 1 {
+				t.Fatalf("_aws %v", rec["_aws"])
+			}
+			d := cwm[0].(map[string]any)
+			if d["Namespace"] != "scimless" || fmt.Sprint(d["Dimensions"]) != fmt.Sprint([]any{tc.wantDims}) {
+				t.Errorf("directive %v, want namespace scimless and dimensions [%v]", d, tc.wantDims)
+			}
+			if rec["XaaSSyncFailed"] != 1.0 || rec["XaaSSyncRuns"] != 1.0 || rec["XaaSRecordsFailed"] != 3.0 {
+				t.Errorf("values %v", rec)
+			}
+			for k, v := range tc.dims {
+				if rec[k] != v {
+					t.Errorf("dimension %s = %v, want %s", k, rec[k], v)
+				}
+			}
+			if _, ok := aws["Timestamp"].(float64); !ok {
+				t.Errorf("no Timestamp in %v", aws)
+			}
+		})
 	}
 }
