@@ -6,7 +6,7 @@ PKGS      := ./...
 FUZZTIME  ?= 3m
 BENCHTIME ?= 1x
 
-.PHONY: test vet fmt-check build lambda lambda-init bench bench-scale fuzz synth infra-test deploy run clean
+.PHONY: test vet fmt-check build lambda lambda-init bench bench-scale figures-xaas fuzz synth infra-test deploy run clean
 
 ## test: vet, format check and the full test suite (race detector on the core packages)
 test: fmt-check vet
@@ -42,10 +42,15 @@ lambda-init:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./pkg/scim/... ./pkg/auth/...
 	$(GO) test -run 'TestCostReport' -v -count=1 ./pkg/scim/ | grep -E '^(=== RUN|    cost|--- )' || true
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./pkg/xaas/...
 
 ## bench-scale: the 10,000-user Okta import figure (items read per user)
 bench-scale:
 	SCIMLESS_SCALE=10000 $(GO) test -run 'TestImportScale|TestGroupCostReport|TestGroupImportPaging' -v -count=1 -timeout 60m ./pkg/scim/ | grep -E '^(=== RUN|\s+\S+_test.go:[0-9]+: cost|--- |ok|FAIL)' 
+
+## figures-xaas: the XaaS figures against the fake Okta (5-minute gap simulated): 100,000-row CSV ingest, first push of 100,000 users, 100 changed of 100,000
+figures-xaas:
+	SCIMLESS_XAAS_FIGURES=100000 $(GO) test -run 'TestFigures$$' -v -count=1 -timeout 4h ./pkg/xaas/ | grep -E 'FIGURE|^(--- |ok|FAIL)'
 
 ## fuzz: every fuzz target for FUZZTIME each
 fuzz:
@@ -54,6 +59,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzPath -fuzztime $(FUZZTIME) ./pkg/scim/patch
 	$(GO) test -run '^$$' -fuzz FuzzDecodeResource -fuzztime $(FUZZTIME) ./pkg/scim
 	$(GO) test -run '^$$' -fuzz FuzzParseExtensionFile -fuzztime $(FUZZTIME) ./pkg/scim/schema
+	$(GO) test -run '^$$' -fuzz '^FuzzBulkCSV$$' -fuzztime $(FUZZTIME) ./pkg/xaas
+	$(GO) test -run '^$$' -fuzz '^FuzzBulkNDJSON$$' -fuzztime $(FUZZTIME) ./pkg/xaas
+	$(GO) test -run '^$$' -fuzz '^FuzzMapping$$' -fuzztime $(FUZZTIME) ./pkg/xaas
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeError$$' -fuzztime $(FUZZTIME) ./pkg/xaas/okta
+	$(GO) test -run '^$$' -fuzz '^FuzzEncodeUpsertUsers$$' -fuzztime $(FUZZTIME) ./pkg/xaas/okta
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSession$$' -fuzztime $(FUZZTIME) ./pkg/xaas/okta
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePrivateKey$$' -fuzztime $(FUZZTIME) ./pkg/xaas/okta
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyAssertion$$' -fuzztime $(FUZZTIME) ./pkg/xaas/oktafake
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeUpload$$' -fuzztime $(FUZZTIME) ./pkg/xaas/oktafake
 
 ## synth: build the Lambdas for linux/arm64 and write cdk.out/ (STAGE=dev|prod); cdk-nag findings fail it
 synth:

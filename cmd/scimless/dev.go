@@ -114,6 +114,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stdout, "Try:           curl -H 'Authorization: Bearer <token>' %s/Users\n", base)
 	fmt.Fprintf(stdout, "Metrics:       http://%s/debug/metrics\n", ln.Addr())
+	if db.Engine != nil {
+		// The other commands reach the embedded table through it.
+		fmt.Fprintf(stdout, "DynamoDB:      %s (for scimless tenant|token|schema|audit|xaas -dynamodb-endpoint)\n", db.Engine.Endpoint())
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -32,9 +32,15 @@ const (
 	ByMemberPK = "gsi2pk"
 	ByMemberSK = "gsi2sk"
 
-	// Dirty is a sparse index of records waiting to be pushed to Okta:
-	// gsi3pk "T#{t}#DIRTY", gsi3sk "{changedAt}#{externalId}". Only items that
-	// need a sync carry these attributes.
+	// Dirty indexes XaaS source records by sync state and change time:
+	// gsi3pk "T#{t}#DIRTY" (waiting to be pushed to Okta), "T#{t}#FAILED"
+	// (refused, waiting for a fix) or "T#{t}#SYNCED" (Okta confirmed it;
+	// groups use "…#DIRTY#G" and "…#SYNCED#G"), gsi3sk
+	// "{changedAt}#{externalId}". A sync reads only the DIRTY partition, so
+	// its cost is O(changed records); moving a record to SYNCED when Okta
+	// confirms an import is what clears it. The other partitions serve
+	// "changed since" listings and retries of failed records. Only source
+	// records carry these attributes.
 	Dirty   = "gsi3"
 	DirtyPK = "gsi3pk"
 	DirtySK = "gsi3sk"

@@ -18,7 +18,7 @@
 //     default fits the seed's record shape.
 //   - The HTTP API (server.go): /xaas/v1 users, groups and syncs, and the
 //     seed-compatible /items routes, behind bearer tokens with the xaas scope.
-//   - The sync engine (engine.go, schedule.go): a resumable state machine
+//   - The sync engine (engine.go, run.go): a resumable state machine
 //     per run, checkpointed in the table after every Okta upload, continued
 //     by scheduled ticks (EventBridge on AWS, a loop locally), holding a
 //     lease so that a tenant never has two workers, and respecting every

@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -272,7 +273,7 @@ func TestFigures(t *testing.T) {
 		id := userID(i * (n / 100))
 		rec := httptest.NewRecorder()
 		body := fmt.Sprintf(`{"email":%q,"first_name":"Changed","last_name":"User"}`, id)
-		req := httptest.NewRequest("PUT", Prefix+"/users/"+id, stringsReader(body))
+		req := httptest.NewRequest("PUT", Prefix+"/users/"+id, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+testToken)
 		srv.ServeHTTP(rec, req)
 		if rec.Code != 200 {
@@ -280,17 +281,4 @@ func TestFigures(t *testing.T) {
 		}
 	}
 	syncRun(fmt.Sprintf("100 changed of %d", n))
-}
-
-func stringsReader(s string) io.Reader { return &stringReader{s: s} }
-
-type stringReader struct{ s string }
-
-func (r *stringReader) Read(p []byte) (int, error) {
-	if r.s == "" {
-		return 0, io.EOF
-	}
-	n := copy(p, r.s)
-	r.s = r.s[n:]
-	return n, nil
 }
