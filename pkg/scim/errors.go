@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 	"github.com/scimless/scimless/pkg/store"
@@ -49,7 +50,7 @@ func toSCIM(err error) *scimerr.Error {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toSCIM(err)
 	if e.Status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "err", err.Error(), "request_id", requestID(r.Context()))
+		s.log.ErrorContext(r.Context(), "request failed", "err", err.Error(), "request_id", reqlog.IDFrom(r.Context()))
 	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/filter"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
@@ -380,7 +381,7 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 			next = encodeCursor(tenant, last)
 		} else if err := s.store.SaveCursor(ctx, tenant, key, offset+len(items), last); err != nil {
 			// The page is still right; only the next one will cost more.
-			s.log.WarnContext(ctx, "save cursor failed", "err", err.Error(), "request_id", requestID(ctx))
+			s.log.WarnContext(ctx, "save cursor failed", "err", err.Error(), "request_id", reqlog.IDFrom(ctx))
 		}
 	}
 	writePage(w, out, total, si, next)

@@ -6,10 +6,7 @@ package scim
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -112,32 +110,15 @@ func New(cfg Config) *Server {
 // ServeHTTP serves a request: logging, panic recovery, body limit and
 // authentication wrap the SCIM routes. GET /healthz needs no token.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rid := r.Header.Get("X-Request-Id")
-	if rid == "" || len(rid) > 128 {
-		rid = newRequestID()
-	}
-	ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
-	rw := &statusWriter{ResponseWriter: w}
-	rw.Header().Set("X-Request-Id", rid)
-	r = r.WithContext(ctx)
+	rw, r := reqlog.Start(w, r)
+	ctx := r.Context()
 	var principal auth.Principal
 	logReq := r
 	defer func() {
-		if v := recover(); v != nil {
-			s.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(v), "request_id", rid)
-			if rw.status == 0 {
-				s.writeError(rw, r, errors.New("panic"))
-			}
+		if rw.Recovered(ctx, s.log, recover()) {
+			s.writeError(rw, r, errors.New("panic"))
 		}
-		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
-			slog.String("method", r.Method),
-			slog.String("route", route(logReq)),
-			slog.Int("status", rw.status),
-			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.String("tenant", principal.Tenant),
-			slog.String("request_id", rid),
-		)
+		rw.Log(ctx, s.log, r.Method, route(logReq), principal.Tenant)
 	}()
 	if clean := cleanPath(r.URL.Path); clean != r.URL.Path {
 		// A base URL pasted with a trailing slash makes clients send
@@ -187,7 +168,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	served := s.withTimeout(rw, r, s.mux)
 	logReq = served
 	if !s.noAudit {
-		s.audit(served, p, rw.status, rw.Header().Get("Location"))
+		s.audit(served, p, rw.Status, rw.Header().Get("Location"))
 	}
 }
 
@@ -210,41 +191,6 @@ func cleanPath(p string) string {
 	}
 	return c
 }
-
-type requestIDKey struct{}
-
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
-
-func newRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// statusWriter records the status written.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func tenantOf(r *http.Request) string {
 	p, _ := auth.FromContext(r.Context())

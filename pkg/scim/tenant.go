@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -173,15 +174,15 @@ func (s *Server) audit(r *http.Request, p auth.Principal, status int, location s
 	s.log.LogAttrs(ctx, slog.LevelInfo, "audit",
 		slog.String("tenant", p.Tenant), slog.String("token_id", p.TokenID), slog.String("operation", op),
 		slog.String("resource_type", resType), slog.String("resource_id", id), slog.Int("status", status),
-		slog.String("request_id", requestID(ctx)))
+		slog.String("request_id", reqlog.IDFrom(ctx)))
 	t, _ := s.tenants.get(ctx, p.Tenant)
 	e := store.AuditEntry{Time: s.now(), TokenID: p.TokenID, Operation: op, ResourceType: resType, ResourceID: id,
-		Status: status, RequestID: requestID(ctx)}
+		Status: status, RequestID: reqlog.IDFrom(ctx)}
 	// A write has happened whatever the audit does: a failure is logged, and
 	// the client still gets its result.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
 	if err := s.store.PutAudit(actx, p.Tenant, e, t.AuditTTL()); err != nil {
-		s.log.ErrorContext(ctx, "audit write failed", "err", err.Error(), "request_id", requestID(ctx))
+		s.log.ErrorContext(ctx, "audit write failed", "err", err.Error(), "request_id", reqlog.IDFrom(ctx))
 	}
 }

@@ -3,8 +3,6 @@ package xaas
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/store"
 )
 
@@ -104,30 +103,6 @@ func Handles(path string) bool {
 	return path == Prefix || strings.HasPrefix(path, Prefix+"/") || path == "/items" || strings.HasPrefix(path, "/items/")
 }
 
-type requestIDKey struct{}
-
-// statusWriter records the status written.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // apiError is an error answered to the client.
 type apiError struct {
 	status int
@@ -144,39 +119,20 @@ func errStatus(status int, format string, args ...any) *apiError {
 // ServeHTTP serves a request: logging, panic recovery, authentication (a
 // bearer token with the xaas scope) and the routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rid := r.Header.Get("X-Request-Id")
-	if rid == "" || len(rid) > 128 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		rid = hex.EncodeToString(b[:])
-	}
-	ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
-	rw := &statusWriter{ResponseWriter: w}
-	rw.Header().Set("X-Request-Id", rid)
-	r = r.WithContext(ctx)
+	rw, r := reqlog.Start(w, r)
+	ctx := r.Context()
 	var principal auth.Principal
 	var rows *BulkResult
 	defer func() {
-		if v := recover(); v != nil {
-			s.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(v), "request_id", rid)
-			if rw.status == 0 {
-				s.writeError(rw, r, errors.New("panic"))
-			}
+		if rw.Recovered(ctx, s.log, recover()) {
+			s.writeError(rw, r, errors.New("panic"))
 		}
-		attrs := []slog.Attr{
-			slog.String("method", r.Method),
-			slog.String("route", route(r)),
-			slog.Int("status", rw.status),
-			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.String("tenant", principal.Tenant),
-			slog.String("request_id", rid),
-		}
+		var counts []slog.Attr
 		if rows != nil {
-			attrs = append(attrs, slog.Int("created", rows.Created), slog.Int("updated", rows.Updated),
-				slog.Int("unchanged", rows.Unchanged), slog.Int("failed", rows.Failed))
+			counts = []slog.Attr{slog.Int("created", rows.Created), slog.Int("updated", rows.Updated),
+				slog.Int("unchanged", rows.Unchanged), slog.Int("failed", rows.Failed)}
 		}
-		s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+		rw.Log(ctx, s.log, r.Method, route(r), principal.Tenant, counts...)
 	}()
 	if !Handles(r.URL.Path) {
 		s.writeError(rw, r, errStatus(http.StatusNotFound, "no such endpoint: %s", r.URL.Path))
@@ -306,7 +262,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "1")
 		ae = errStatus(http.StatusServiceUnavailable, "the request took too long; retry it")
 	default:
-		s.log.ErrorContext(r.Context(), "server error", "err", errMessage(err), "request_id", r.Context().Value(requestIDKey{}))
+		s.log.ErrorContext(r.Context(), "server error", "err", errMessage(err), "request_id", reqlog.IDFrom(r.Context()))
 		ae = errStatus(http.StatusInternalServerError, "internal error")
 	}
 	body := map[string]any{"status": ae.status, "detail": ae.detail}
