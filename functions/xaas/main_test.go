@@ -16,8 +16,7 @@ import (
 
 	"github.com/scimless/scimless/pkg/auth"
 	"github.com/scimless/scimless/pkg/lambdatest"
-	"github.com/scimless/scimless/pkg/localdb"
-	"github.com/scimless/scimless/pkg/store"
+	"github.com/scimless/scimless/pkg/store/storetest"
 	"github.com/scimless/scimless/pkg/xaas"
 )
 
@@ -42,19 +41,9 @@ const (
 
 func TestFunctionServesEvents(t *testing.T) {
 	ctx := context.Background()
-	eng, err := localdb.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Close() })
-	client, err := store.NewClient(ctx, store.ClientConfig{Endpoint: eng.Endpoint()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.EnsureTable(ctx, client, testTable); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := auth.Issue(ctx, store.New(client, testTable), auth.IssueOptions{Tenant: "default", Secret: testToken}); err != nil {
+	env := storetest.NewTable(t, testTable)
+	eng := env.Engine
+	if _, _, err := auth.Issue(ctx, env.Store, auth.IssueOptions{Tenant: "default", Secret: testToken}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -25,6 +25,13 @@ type Env struct {
 // is torn down when the test ends.
 func New(tb testing.TB, opts ...store.Option) *Env {
 	tb.Helper()
+	return NewTable(tb, table.DefaultName, opts...)
+}
+
+// NewTable is New with the table named name (a function's test proves its
+// table setting is read by not using the default name).
+func NewTable(tb testing.TB, name string, opts ...store.Option) *Env {
+	tb.Helper()
 	eng, err := localdb.Start()
 	if err != nil {
 		tb.Fatalf("start engine: %v", err)
@@ -36,8 +43,8 @@ func New(tb testing.TB, opts ...store.Option) *Env {
 	if err != nil {
 		tb.Fatalf("client: %v", err)
 	}
-	if err := store.EnsureTable(ctx, client, table.DefaultName); err != nil {
+	if err := store.EnsureTable(ctx, client, name); err != nil {
 		tb.Fatalf("ensure table: %v", err)
 	}
-	return &Env{Store: store.New(client, table.DefaultName, opts...), Client: client, Metrics: m, Engine: eng}
+	return &Env{Store: store.New(client, name, opts...), Client: client, Metrics: m, Engine: eng}
 }
