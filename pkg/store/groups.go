@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/guregu/dynamo/v2"
 
 	"github.com/scimless/scimless/pkg/table"
@@ -440,15 +439,11 @@ func (s *Store) ListGroups(ctx context.Context, tenant, after string, limit int)
 	if limit <= 0 {
 		return page, nil
 	}
-	q := s.table.Get(table.PartitionKey, tenantPK(tenant)).Range(table.SortKey, dynamo.BeginsWith, groupPrefix).Consistent(true)
+	var afterSK string
 	if after != "" {
-		q = q.StartFrom(dynamo.PagingKey{
-			table.PartitionKey: &types.AttributeValueMemberS{Value: tenantPK(tenant)},
-			table.SortKey:      &types.AttributeValueMemberS{Value: groupSK(after)},
-		})
+		afterSK = groupSK(after)
 	}
-	var items []groupItem
-	lek, err := q.Limit(limit).AllWithLastEvaluatedKey(ctx, &items)
+	items, more, err := listPrefix[groupItem](ctx, s, tenant, groupPrefix, afterSK, limit)
 	if err != nil {
 		return page, fmt.Errorf("list groups: %w", err)
 	}
@@ -456,7 +451,7 @@ func (s *Store) ListGroups(ctx context.Context, tenant, after string, limit int)
 	for i := range items {
 		page.Groups[i] = items[i].group()
 	}
-	if lek != nil && len(items) > 0 {
+	if more {
 		page.Last = items[len(items)-1].ID
 	}
 	return page, nil

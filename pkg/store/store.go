@@ -206,3 +206,43 @@ func isValidation(err error) bool {
 }
 
 func tenantPK(tenant string) string { return "T#" + tenant }
+
+// listPrefix reads up to limit of the tenant's items whose sort keys start
+// with prefix, after the item whose sort key is afterSK (from the first when
+// empty), in sort-key order: one Query reading only the items returned.
+// more reports whether DynamoDB stopped before the end of the prefix.
+func listPrefix[T any](ctx context.Context, s *Store, tenant, prefix, afterSK string, limit int) (items []T, more bool, err error) {
+	pk := tenantPK(tenant)
+	q := s.table.Get(table.PartitionKey, pk).Range(table.SortKey, dynamo.BeginsWith, prefix).Consistent(true)
+	if afterSK != "" {
+		q = q.StartFrom(dynamo.PagingKey{
+			table.PartitionKey: &types.AttributeValueMemberS{Value: pk},
+			table.SortKey:      &types.AttributeValueMemberS{Value: afterSK},
+		})
+	}
+	lek, err := q.Limit(limit).AllWithLastEvaluatedKey(ctx, &items)
+	return items, lek != nil && len(items) > 0, err
+}
+
+// putVersioned writes item in one conditional PutItem: it must not exist
+// when prevVersion is 0, else its "ver" must still be prevVersion
+// (ErrVersion otherwise). An item DynamoDB refuses as invalid (over 400 KB)
+// yields ErrTooLarge. what names the operation in errors.
+func (s *Store) putVersioned(ctx context.Context, what string, item any, prevVersion int64) error {
+	put := s.table.Put(item)
+	if prevVersion == 0 {
+		put.If("attribute_not_exists($)", table.PartitionKey)
+	} else {
+		put.If("$ = ?", "ver", prevVersion)
+	}
+	if err := put.Run(ctx); err != nil {
+		if isCondFailed(err) {
+			return fmt.Errorf("%s: %w", what, ErrVersion)
+		}
+		if isValidation(err) {
+			return fmt.Errorf("%s: %w: %w", what, ErrTooLarge, err)
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}

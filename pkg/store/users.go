@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/guregu/dynamo/v2"
 
 	"github.com/scimless/scimless/pkg/table"
@@ -259,19 +258,15 @@ type UserPage struct {
 // ListUsers returns up to limit users with ids greater than after (all when
 // after is empty), in id order: one Query reading only the users returned.
 func (s *Store) ListUsers(ctx context.Context, tenant, after string, limit int) (UserPage, error) {
-	q := s.table.Get(table.PartitionKey, tenantPK(tenant)).Range(table.SortKey, dynamo.BeginsWith, userPrefix).Consistent(true)
-	if after != "" {
-		q = q.StartFrom(dynamo.PagingKey{
-			table.PartitionKey: &types.AttributeValueMemberS{Value: tenantPK(tenant)},
-			table.SortKey:      &types.AttributeValueMemberS{Value: userSK(after)},
-		})
-	}
 	var page UserPage
 	if limit <= 0 {
 		return page, nil
 	}
-	var items []userItem
-	lek, err := q.Limit(limit).AllWithLastEvaluatedKey(ctx, &items)
+	var afterSK string
+	if after != "" {
+		afterSK = userSK(after)
+	}
+	items, more, err := listPrefix[userItem](ctx, s, tenant, userPrefix, afterSK, limit)
 	if err != nil {
 		return page, fmt.Errorf("list users: %w", err)
 	}
@@ -279,7 +274,7 @@ func (s *Store) ListUsers(ctx context.Context, tenant, after string, limit int) 
 	for i := range items {
 		page.Users[i] = items[i].user()
 	}
-	if lek != nil && len(items) > 0 {
+	if more {
 		page.Last = items[len(items)-1].ID
 	}
 	return page, nil

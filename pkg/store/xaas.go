@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/guregu/dynamo/v2"
 
 	"github.com/scimless/scimless/pkg/table"
@@ -209,20 +208,8 @@ func (s *Store) PutSourceUser(ctx context.Context, tenant string, u *SourceUser,
 		Attrs: u.Attrs, Active: u.Active, Deleted: u.Deleted, Hash: u.Hash, Version: prevVersion + 1,
 		Created: u.Created.UTC(), Changed: u.Changed.UTC(), Synced: u.Synced.UTC(),
 		GSI3PK: userStatePK(tenant, SyncDirty), GSI3SK: ChangeKey(u.Changed, u.ExternalID)}
-	put := s.table.Put(it)
-	if prevVersion == 0 {
-		put.If("attribute_not_exists($)", table.PartitionKey)
-	} else {
-		put.If("$ = ?", "ver", prevVersion)
-	}
-	if err := put.Run(ctx); err != nil {
-		if isCondFailed(err) {
-			return fmt.Errorf("put source user: %w", ErrVersion)
-		}
-		if isValidation(err) {
-			return fmt.Errorf("put source user: %w: %w", ErrTooLarge, err)
-		}
-		return fmt.Errorf("put source user: %w", err)
+	if err := s.putVersioned(ctx, "put source user", it, prevVersion); err != nil {
+		return err
 	}
 	u.Version, u.State, u.SyncError = prevVersion+1, SyncDirty, ""
 	return nil
@@ -243,15 +230,11 @@ func (s *Store) ListSourceUsers(ctx context.Context, tenant, after string, limit
 	if limit <= 0 {
 		return page, nil
 	}
-	q := s.table.Get(table.PartitionKey, tenantPK(tenant)).Range(table.SortKey, dynamo.BeginsWith, srcUserPrefix).Consistent(true)
+	var afterSK string
 	if after != "" {
-		q = q.StartFrom(dynamo.PagingKey{
-			table.PartitionKey: &types.AttributeValueMemberS{Value: tenantPK(tenant)},
-			table.SortKey:      &types.AttributeValueMemberS{Value: srcUserSK(after)},
-		})
+		afterSK = srcUserSK(after)
 	}
-	var items []srcUserItem
-	lek, err := q.Limit(limit).AllWithLastEvaluatedKey(ctx, &items)
+	items, more, err := listPrefix[srcUserItem](ctx, s, tenant, srcUserPrefix, afterSK, limit)
 	if err != nil {
 		return page, fmt.Errorf("list source users: %w", err)
 	}
@@ -259,7 +242,7 @@ func (s *Store) ListSourceUsers(ctx context.Context, tenant, after string, limit
 	for i := range items {
 		page.Users[i] = items[i].user()
 	}
-	if lek != nil && len(items) > 0 {
+	if more {
 		page.Next = items[len(items)-1].ExternalID
 	}
 	return page, nil
@@ -500,20 +483,8 @@ func (s *Store) PutSourceGroup(ctx context.Context, tenant string, g *SourceGrou
 	if err := checkKeyValues(g.ExternalID); err != nil {
 		return fmt.Errorf("put source group: %w", err)
 	}
-	put := s.table.Put(s.srcGroupItem(tenant, g, SyncDirty, prevVersion+1))
-	if prevVersion == 0 {
-		put.If("attribute_not_exists($)", table.PartitionKey)
-	} else {
-		put.If("$ = ?", "ver", prevVersion)
-	}
-	if err := put.Run(ctx); err != nil {
-		if isCondFailed(err) {
-			return fmt.Errorf("put source group: %w", ErrVersion)
-		}
-		if isValidation(err) {
-			return fmt.Errorf("put source group: %w: %w", ErrTooLarge, err)
-		}
-		return fmt.Errorf("put source group: %w", err)
+	if err := s.putVersioned(ctx, "put source group", s.srcGroupItem(tenant, g, SyncDirty, prevVersion+1), prevVersion); err != nil {
+		return err
 	}
 	g.Version, g.State = prevVersion+1, SyncDirty
 	return nil
@@ -533,15 +504,11 @@ func (s *Store) ListSourceGroups(ctx context.Context, tenant, after string, limi
 	if limit <= 0 {
 		return page, nil
 	}
-	q := s.table.Get(table.PartitionKey, tenantPK(tenant)).Range(table.SortKey, dynamo.BeginsWith, srcGroupPrefix).Consistent(true)
+	var afterSK string
 	if after != "" {
-		q = q.StartFrom(dynamo.PagingKey{
-			table.PartitionKey: &types.AttributeValueMemberS{Value: tenantPK(tenant)},
-			table.SortKey:      &types.AttributeValueMemberS{Value: srcGroupSK(after)},
-		})
+		afterSK = srcGroupSK(after)
 	}
-	var items []srcGroupItem
-	lek, err := q.Limit(limit).AllWithLastEvaluatedKey(ctx, &items)
+	items, more, err := listPrefix[srcGroupItem](ctx, s, tenant, srcGroupPrefix, afterSK, limit)
 	if err != nil {
 		return page, fmt.Errorf("list source groups: %w", err)
 	}
@@ -549,7 +516,7 @@ func (s *Store) ListSourceGroups(ctx context.Context, tenant, after string, limi
 	for i := range items {
 		page.Groups[i] = items[i].group()
 	}
-	if lek != nil && len(items) > 0 {
+	if more {
 		page.Next = items[len(items)-1].ExternalID
 	}
 	return page, nil
