@@ -212,6 +212,7 @@ func (s *Store) PutSourceUser(ctx context.Context, tenant string, u *SourceUser,
 		return err
 	}
 	u.Version, u.State, u.SyncError = prevVersion+1, SyncDirty, ""
+	u.Created, u.Changed, u.Synced = it.Created, it.Changed, it.Synced // as stored
 	return nil
 }
 
@@ -487,6 +488,7 @@ func (s *Store) PutSourceGroup(ctx context.Context, tenant string, g *SourceGrou
 		return err
 	}
 	g.Version, g.State = prevVersion+1, SyncDirty
+	g.Created, g.Changed, g.Synced = g.Created.UTC(), g.Changed.UTC(), g.Synced.UTC() // as stored
 	return nil
 }
 

@@ -99,7 +99,7 @@ func (in *Ingester) Bulk(ctx context.Context, tenant string, r RowReader) (BulkR
 		if len(chunk) == 0 {
 			return nil
 		}
-		outcomes, errs, err := in.putChunk(ctx, tenant, chunk)
+		outcomes, _, errs, err := in.putChunk(ctx, tenant, chunk)
 		if err != nil {
 			for i := range chunk {
 				res.fail(rows[i], chunk[i].ExternalID, "not stored: "+err.Error())
@@ -160,16 +160,16 @@ func (in *Ingester) Bulk(ctx context.Context, tenant string, r RowReader) (BulkR
 }
 
 // Put stores one record and returns its outcome (Created, Updated or
-// Unchanged).
-func (in *Ingester) Put(ctx context.Context, tenant string, rec Record) (string, error) {
-	outcomes, errs, err := in.putChunk(ctx, tenant, []Record{rec})
+// Unchanged) and the record as stored.
+func (in *Ingester) Put(ctx context.Context, tenant string, rec Record) (string, *store.SourceUser, error) {
+	outcomes, stored, errs, err := in.putChunk(ctx, tenant, []Record{rec})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if errs[0] != nil {
-		return "", errs[0]
+		return "", nil, errs[0]
 	}
-	return outcomes[0], nil
+	return outcomes[0], stored[0], nil
 }
 
 // Delete turns a record into a tombstone that the next sync deactivates in
@@ -202,19 +202,19 @@ func (in *Ingester) Delete(ctx context.Context, tenant, externalID string) error
 	}
 }
 
-// putChunk stores records with distinct externalIds. errs holds each
-// record's own failure; err a failure of the whole chunk (reading the
-// stored records).
-func (in *Ingester) putChunk(ctx context.Context, tenant string, recs []Record) (outcomes []string, errs []error, err error) {
+// putChunk stores records with distinct externalIds. stored holds each
+// record as stored, errs each record's own failure; err a failure of the
+// whole chunk (reading the stored records).
+func (in *Ingester) putChunk(ctx context.Context, tenant string, recs []Record) (outcomes []string, stored []*store.SourceUser, errs []error, err error) {
 	ids := make([]string, len(recs))
 	for i, r := range recs {
 		ids[i] = r.ExternalID
 	}
 	existing, err := in.store.GetSourceUsers(ctx, tenant, ids)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	outcomes, errs = make([]string, len(recs)), make([]error, len(recs))
+	outcomes, stored, errs = make([]string, len(recs)), make([]*store.SourceUser, len(recs)), make([]error, len(recs))
 	now := in.now()
 	var (
 		wg    sync.WaitGroup
@@ -228,17 +228,17 @@ func (in *Ingester) putChunk(ctx context.Context, tenant string, recs []Record) 
 		hash := hashRecord(rec.Active, false, rec.Attrs)
 		prev := existing[rec.ExternalID]
 		if prev != nil && !prev.Deleted && prev.Hash == hash {
-			outcomes[i] = Unchanged
+			outcomes[i], stored[i] = Unchanged, prev
 			continue
 		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			outcome, wasDirty, err := in.write(ctx, tenant, rec, hash, prev, now)
+			outcome, u, wasDirty, err := in.write(ctx, tenant, rec, hash, prev, now)
 			mu.Lock()
 			defer mu.Unlock()
-			outcomes[i], errs[i] = outcome, err
+			outcomes[i], stored[i], errs[i] = outcome, u, err
 			if err == nil && outcome != Unchanged {
 				wrote = true
 				if !wasDirty {
@@ -250,15 +250,15 @@ func (in *Ingester) putChunk(ctx context.Context, tenant string, recs []Record) 
 	wg.Wait()
 	if wrote {
 		if err := in.store.NoteXaaSPush(ctx, tenant, now, newly); err != nil {
-			return outcomes, errs, fmt.Errorf("records stored, push not noted: %w", err)
+			return outcomes, stored, errs, fmt.Errorf("records stored, push not noted: %w", err)
 		}
 	}
-	return outcomes, errs, nil
+	return outcomes, stored, errs, nil
 }
 
 // write stores one changed record, retrying (with a fresh read) if it
-// changed concurrently.
-func (in *Ingester) write(ctx context.Context, tenant string, rec *Record, hash string, prev *store.SourceUser, now time.Time) (outcome string, wasDirty bool, err error) {
+// changed concurrently, and returns it as stored.
+func (in *Ingester) write(ctx context.Context, tenant string, rec *Record, hash string, prev *store.SourceUser, now time.Time) (outcome string, stored *store.SourceUser, wasDirty bool, err error) {
 	for attempt := 0; ; attempt++ {
 		u := &store.SourceUser{ExternalID: rec.ExternalID, Attrs: rec.Attrs, Active: rec.Active, Hash: hash,
 			Created: now, Changed: now}
@@ -273,35 +273,35 @@ func (in *Ingester) write(ctx context.Context, tenant string, rec *Record, hash 
 		}
 		err = in.store.PutSourceUser(ctx, tenant, u, prevVersion)
 		if err == nil {
-			return outcome, wasDirty, nil
+			return outcome, u, wasDirty, nil
 		}
 		if !errors.Is(err, store.ErrVersion) || attempt >= 3 {
 			if errors.Is(err, store.ErrTooLarge) {
-				return "", false, recordErr("record too large to store")
+				return "", nil, false, recordErr("record too large to store")
 			}
-			return "", false, err
+			return "", nil, false, err
 		}
 		prev, err = in.store.GetSourceUser(ctx, tenant, rec.ExternalID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			prev = nil
 		case err != nil:
-			return "", false, err
+			return "", nil, false, err
 		case !prev.Deleted && prev.Hash == hash:
-			return Unchanged, false, nil
+			return Unchanged, prev, false, nil
 		}
 	}
 }
 
-// PutGroup stores a group record and returns its outcome. Members are kept
-// sorted; the members last pushed to Okta are carried over so that the next
-// sync sends only the membership changes.
-func (in *Ingester) PutGroup(ctx context.Context, tenant string, g Group) (string, error) {
+// PutGroup stores a group record and returns its outcome and the group as
+// stored. Members are kept sorted; the members last pushed to Okta are
+// carried over so that the next sync sends only the membership changes.
+func (in *Ingester) PutGroup(ctx context.Context, tenant string, g Group) (string, *store.SourceGroup, error) {
 	hash := hashGroup(g.DisplayName, g.Description, g.Members, false)
 	for attempt := 0; ; attempt++ {
 		prev, err := in.store.GetSourceGroup(ctx, tenant, g.ExternalID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return "", err
+			return "", nil, err
 		}
 		now := in.now()
 		sg := &store.SourceGroup{ExternalID: g.ExternalID, DisplayName: g.DisplayName, Description: g.Description,
@@ -310,7 +310,7 @@ func (in *Ingester) PutGroup(ctx context.Context, tenant string, g Group) (strin
 		outcome := Created
 		if prev != nil {
 			if !prev.Deleted && prev.Hash == hash {
-				return Unchanged, nil
+				return Unchanged, prev, nil
 			}
 			prevVersion, sg.Created, sg.Pushed, sg.Synced = prev.Version, prev.Created, prev.Pushed, prev.Synced
 			if !prev.Deleted {
@@ -322,9 +322,9 @@ func (in *Ingester) PutGroup(ctx context.Context, tenant string, g Group) (strin
 			continue
 		}
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		return outcome, in.store.NoteXaaSPush(ctx, tenant, now, 0)
+		return outcome, sg, in.store.NoteXaaSPush(ctx, tenant, now, 0)
 	}
 }
 

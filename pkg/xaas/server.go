@@ -323,12 +323,7 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	outcome, err := s.ingest.Put(r.Context(), tenantOf(r), rec)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	u, err := s.store.GetSourceUser(r.Context(), tenantOf(r), id)
+	outcome, u, err := s.ingest.Put(r.Context(), tenantOf(r), rec)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -465,12 +460,7 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	outcome, err := s.ingest.PutGroup(r.Context(), tenantOf(r), g)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	sg, err := s.store.GetSourceGroup(r.Context(), tenantOf(r), id)
+	outcome, sg, err := s.ingest.PutGroup(r.Context(), tenantOf(r), g)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -662,7 +652,7 @@ func (s *Server) putItem(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	outcome, err := s.ingest.Put(r.Context(), tenantOf(r), rec)
+	outcome, _, err := s.ingest.Put(r.Context(), tenantOf(r), rec)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
