@@ -112,20 +112,32 @@ func invokeEvent(ctx context.Context, tf *tableFlags, opts invokeOptions, raw []
 			return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("-seed: %w", err)
 		}
 	}
-	db, err := tf.open(ctx, true, true)
+	db, err := invokeTable(ctx, tf, opts.token)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	defer db.Close()
-	if _, _, err := auth.Issue(ctx, db.Store, auth.IssueOptions{Tenant: defaultTenant, Secret: opts.token, Label: "invoke"}); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
 	if err := seed.apply(ctx, db.Store, opts.token); err != nil {
 		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("-seed: %w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(logw, nil))
 	h := apigw.New(scim.New(scim.Config{Store: db.Store, Auth: auth.NewAuthenticator(db.Store, 0), Logger: logger}))
 	return h(ctx, ev)
+}
+
+// invokeTable opens the throw-away table an event runs against (the
+// embedded engine unless tf names another) and makes token a token of the
+// default tenant.
+func invokeTable(ctx context.Context, tf *tableFlags, token string) (*openedTable, error) {
+	db, err := tf.open(ctx, true, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := auth.Issue(ctx, db.Store, auth.IssueOptions{Tenant: defaultTenant, Secret: token, Label: "invoke"}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // seedFile is what `invoke -seed` reads: SCIM resources to create in the

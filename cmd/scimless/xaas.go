@@ -547,14 +547,11 @@ func xaasInvoke(ctx context.Context, tf *tableFlags, token string, raw []byte, l
 	if !isXaaSEvent(raw) {
 		return res, false, nil
 	}
-	db, err := tf.open(ctx, true, true)
+	db, err := invokeTable(ctx, tf, token)
 	if err != nil {
 		return res, true, err
 	}
 	defer db.Close()
-	if _, _, err := auth.Issue(ctx, db.Store, auth.IssueOptions{Tenant: defaultTenant, Secret: token, Label: "invoke"}); err != nil {
-		return res, true, err
-	}
 	fake := httptest.NewServer(oktafake.New(oktafake.Options{}))
 	defer fake.Close()
 	client, err := okta.New(fake.URL, okta.APIToken(oktafake.DefaultAPIToken))
