@@ -269,15 +269,20 @@ func (d *ndjsonReader) Next() (Row, error) {
 			row.Err = recordErr("line longer than %d bytes", MaxRecordBytes)
 			return row, nil
 		}
-		rec, rerr := recordFromJSON(trimmed, "")
-		row.ExternalID = rec.ExternalID
-		if rerr != nil {
-			row.Err = rerr
-			return row, nil
-		}
-		row.Record = rec
-		return row, nil
+		return decodedRow(row, trimmed), nil
 	}
+}
+
+// decodedRow completes row with the record raw holds, or why it holds none.
+func decodedRow(row Row, raw []byte) Row {
+	rec, err := recordFromJSON(raw, "")
+	row.ExternalID = rec.ExternalID
+	if err != nil {
+		row.Err = err
+		return row
+	}
+	row.Record = rec
+	return row
 }
 
 // readLine reads one line (without its end) of at most max bytes; a longer
@@ -363,12 +368,5 @@ func (d *jsonReader) Next() (Row, error) {
 		row.Err = recordErr("record longer than %d bytes", MaxRecordBytes)
 		return row, nil
 	}
-	rec, rerr := recordFromJSON(raw, "")
-	row.ExternalID = rec.ExternalID
-	if rerr != nil {
-		row.Err = rerr
-		return row, nil
-	}
-	row.Record = rec
-	return row, nil
+	return decodedRow(row, raw), nil
 }
