@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"context"
 	"sort"
 	"strings"
 
@@ -55,10 +56,22 @@ import (
 //
 // When res has a "schemas" array, extension URNs are added to or removed
 // from it as extension objects appear or disappear.
-func Apply(rt *schema.ResourceType, res map[string]any, ops []Operation) (map[string]any, error) {
-	a := &applier{rt: rt, res: copyMap(res)}
+//
+// The work is bounded: no operation may leave a multi-valued attribute with
+// more than [schema.MaxValues] values ([schema.MaxMembersPerRequest] for a
+// group's members) and more than it had before (400 invalidValue), adding or
+// removing n values costs O(n) whatever the attribute holds, and Apply
+// returns ctx.Err() as soon as ctx ends.
+func Apply(ctx context.Context, rt *schema.ResourceType, res map[string]any, ops []Operation) (map[string]any, error) {
+	a := &applier{ctx: ctx, rt: rt, res: copyMap(res)}
 	for i, op := range ops {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if err := a.apply(op); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
 			return nil, withIndex(i, err)
 		}
 	}
@@ -91,6 +104,7 @@ func itoa(i int) string {
 }
 
 type applier struct {
+	ctx context.Context
 	rt  *schema.ResourceType
 	res map[string]any
 	// touched holds the extension URNs whose objects operations changed.
@@ -127,7 +141,10 @@ func (a *applier) pathless(kind string, obj map[string]any) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
+	for n, k := range keys {
+		if err := a.canceled(n); err != nil {
+			return err
+		}
 		v := obj[k]
 		switch {
 		case isIgnoredKey(k):
@@ -175,13 +192,64 @@ func (a *applier) target(kind string, p path, v any) error {
 		}
 		return scimerr.Mutability("attribute %q is readOnly", p.String())
 	}
+	before := a.count(p)
+	var err error
 	switch {
 	case p.expr != nil:
-		return a.filtered(kind, p, v)
+		err = a.filtered(kind, p, v)
 	case p.sub != nil:
-		return a.subAttr(kind, p, v)
+		err = a.subAttr(kind, p, v)
+	default:
+		err = a.attr(kind, p, v)
 	}
-	return a.attr(kind, p, v)
+	if err != nil {
+		return err
+	}
+	// A list stored before the cap existed may stay as long as it is, but
+	// not grow.
+	if n, limit := a.count(p), a.maxValues(p.attr); n > limit && n > before {
+		name := path{urn: p.urn, ext: p.ext, attr: p.attr}.String()
+		return scimerr.InvalidValue("attribute %q would hold %d values; at most %d are allowed", name, n, limit)
+	}
+	return nil
+}
+
+// count returns the number of values of p's attribute, if it is
+// multi-valued.
+func (a *applier) count(p path) int {
+	if !p.attr.MultiValued {
+		return 0
+	}
+	v, _ := get(a.container(p, false), p.attr.Name)
+	if list, ok := v.([]any); ok {
+		return len(list)
+	}
+	if v != nil {
+		return 1
+	}
+	return 0
+}
+
+// maxValues returns the most values multi-valued attribute at may hold.
+// A group's members are stored as items of their own and capped per request
+// instead (schema.MaxMembersPerRequest).
+func (a *applier) maxValues(at *schema.Attribute) int {
+	if at == a.rt.Schema.Attr("members") {
+		return schema.MaxMembersPerRequest
+	}
+	return schema.MaxValues
+}
+
+// ctxEvery is how many values a loop over request-sized input handles
+// between two checks of the request's context.
+const ctxEvery = 1024
+
+// canceled returns the context's error every ctxEvery-th call with n.
+func (a *applier) canceled(n int) error {
+	if n%ctxEvery != 0 {
+		return nil
+	}
+	return a.ctx.Err()
 }
 
 // clears reports whether an operation clears its target: remove, null or ""
@@ -271,7 +339,10 @@ func (a *applier) extension(kind string, p path, v any) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
+	for n, k := range keys {
+		if err := a.canceled(n); err != nil {
+			return err
+		}
 		sp, err := parsePath(a.rt, p.urn+":"+k)
 		if err != nil {
 			return err
@@ -313,9 +384,19 @@ func (a *applier) attr(kind string, p path, v any) error {
 			return a.clear(p, c, cur, present)
 		}
 		touched := make([]int, 0, len(vals))
-		for _, e := range vals {
-			var i int
-			list, i = mergeElem(at, list, e)
+		ix := newElemIndex(at, list)
+		for n, e := range vals {
+			if err := a.canceled(n); err != nil {
+				return err
+			}
+			i := ix.find(e)
+			if i < 0 {
+				i = len(list)
+				list = append(list, e)
+				ix.add(e, i)
+			} else {
+				ix.merge(list, i, e)
+			}
 			touched = append(touched, i)
 		}
 		fixPrimary(at, list, touched)
@@ -416,17 +497,14 @@ func (a *applier) removeValues(p path, c map[string]any, cur, v any) error {
 	if err != nil {
 		return err
 	}
+	gone := newElemIndex(at, vals)
 	list := asList(cur)
 	out := list[:0:0]
-	for _, e := range list {
-		keep := true
-		for _, g := range vals {
-			if sameElem(at, e, g) {
-				keep = false
-				break
-			}
+	for n, e := range list {
+		if err := a.canceled(n); err != nil {
+			return err
 		}
-		if keep {
+		if !gone.matchesAny(e) {
 			out = append(out, e)
 		}
 	}
@@ -753,27 +831,6 @@ func asList(v any) []any {
 		return x
 	}
 	return []any{v}
-}
-
-// mergeElem adds e to list: merged into an element it matches (sameElem),
-// else appended. It returns the list and the index of e.
-func mergeElem(at *schema.Attribute, list []any, e any) ([]any, int) {
-	for i, x := range list {
-		if !sameElem(at, x, e) {
-			continue
-		}
-		xm, ok1 := x.(map[string]any)
-		em, ok2 := e.(map[string]any)
-		if ok1 && ok2 {
-			for k, v := range em {
-				xm[k] = v
-			}
-		} else {
-			list[i] = e
-		}
-		return list, i
-	}
-	return append(list, e), len(list)
 }
 
 // sameElem reports whether element x of multi-valued attribute at is the one

@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ func BenchmarkApplyDeactivate(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Apply(rt, res, req.Operations); err != nil {
+		if _, err := Apply(context.Background(), rt, res, req.Operations); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -36,7 +37,7 @@ func BenchmarkDecodeApplyDeactivate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := Apply(rt, res, req.Operations); err != nil {
+		if _, err := Apply(context.Background(), rt, res, req.Operations); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -63,7 +64,7 @@ func BenchmarkApplyEntra(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Apply(rt, res, req.Operations); err != nil {
+		if _, err := Apply(context.Background(), rt, res, req.Operations); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -90,6 +91,49 @@ func BenchmarkSplitMembers(b *testing.B) {
 		_, mc, err := SplitMembers(rt, req.Operations)
 		if err != nil || len(mc.Add) != 500 || len(mc.Remove) != 500 {
 			b.Fatal(err, len(mc.Add), len(mc.Remove))
+		}
+	}
+}
+
+// BenchmarkApplyAdd20000 is a PATCH adding 20,000 emails to a user, which
+// is refused for exceeding schema.MaxValues, and one adding 20,000 values
+// that merge into 99 (accepted): both cost time linear in the values sent.
+func BenchmarkApplyAdd20000(b *testing.B) {
+	rt := schema.UserResourceType()
+	res := jsonMap(b, oktaUser)
+	distinct := emailValues(20000)
+	merging := make([]any, 20000)
+	for i := range merging {
+		merging[i] = map[string]any{"value": fmt.Sprintf("USER%d@example.com", i%99), "type": "work"}
+	}
+	for _, bc := range []struct {
+		name string
+		vals []any
+		ok   bool
+	}{{"refused", distinct, false}, {"merged", merging, true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			ops := []Operation{{Op: OpAdd, Path: "emails", Value: bc.vals}}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Apply(context.Background(), rt, res, ops); (err == nil) != bc.ok {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkApplyRemoveFromLegacy removes 20,000 values from a list of
+// 20,000 stored before the cap existed.
+func BenchmarkApplyRemoveFromLegacy(b *testing.B) {
+	rt := schema.UserResourceType()
+	res := jsonMap(b, oktaUser)
+	res["emails"] = emailValues(20000)
+	ops := []Operation{{Op: OpRemove, Path: "emails", Value: emailValues(20000)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Apply(context.Background(), rt, res, ops); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

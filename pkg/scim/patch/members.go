@@ -39,8 +39,10 @@ func (mc MemberChange) Empty() bool {
 //   - replace members[value eq "a"] with a value: a leaves, the listed ids join.
 //
 // Member values must be objects with a non-empty string "value"; "$ref"
-// (also null), "display" and "type" are accepted and ignored. Errors are
-// 400 *scimerr.Error values: invalidValue for malformed members,
+// (also null), "display" and "type" are accepted and ignored. The operations
+// may name at most [schema.MaxMembersPerRequest] members in all, counting
+// every id each operation lists. Errors are 400 *scimerr.Error values:
+// invalidValue for malformed members or too many of them,
 // invalidFilter for member filters other than value eq comparisons joined
 // with or, mutability for paths to member sub-attributes, and invalidPath
 // for malformed paths. If rt has no multi-valued members attribute, ops are
@@ -66,6 +68,16 @@ type memberState struct {
 	replaceAll bool
 	order      []string
 	effect     map[string]int8 // joins, leaves or none
+	named      int             // ids the operations listed so far
+}
+
+// name counts ids named by an operation against schema.MaxMembersPerRequest.
+func (st *memberState) name(ids []string) error {
+	st.named += len(ids)
+	if st.named > schema.MaxMembersPerRequest {
+		return scimerr.InvalidValue("a request may name at most %d members; send the rest in further requests", schema.MaxMembersPerRequest)
+	}
+	return nil
 }
 
 const (
@@ -141,6 +153,9 @@ func (st *memberState) op(rt *schema.ResourceType, members *schema.Attribute, op
 			}
 			found = true
 			ids, err := memberIDs(v)
+			if err == nil {
+				err = st.name(ids)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -181,21 +196,25 @@ func (st *memberState) op(rt *schema.ResourceType, members *schema.Attribute, op
 		if filtered, err = filterIDs(p.expr); err != nil {
 			return nil, err
 		}
+		if err := st.name(filtered); err != nil {
+			return nil, err
+		}
+	}
+	var ids []string // the listed members; a remove with a filter ignores its value
+	if kind != OpRemove || (p.expr == nil && op.Value != nil) {
+		if ids, err = memberIDs(op.Value); err != nil {
+			return nil, err
+		}
+		if err := st.name(ids); err != nil {
+			return nil, err
+		}
 	}
 	switch kind {
 	case OpAdd:
-		ids, err := memberIDs(op.Value)
-		if err != nil {
-			return nil, err
-		}
 		for _, id := range ids {
 			st.join(id)
 		}
 	case OpReplace:
-		ids, err := memberIDs(op.Value)
-		if err != nil {
-			return nil, err
-		}
 		if p.expr == nil {
 			st.setAll(ids)
 			break
@@ -216,10 +235,6 @@ func (st *memberState) op(rt *schema.ResourceType, members *schema.Attribute, op
 			st.setAll(nil)
 		default:
 			// Entra ID: remove only the listed members.
-			ids, err := memberIDs(op.Value)
-			if err != nil {
-				return nil, err
-			}
 			for _, id := range ids {
 				st.leave(id)
 			}

@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -535,7 +536,7 @@ func TestApply(t *testing.T) {
 			}
 			res := jsonMap(t, tt.res)
 			before := toJSON(res)
-			got, err := Apply(rt, res, req.Operations)
+			got, err := Apply(context.Background(), rt, res, req.Operations)
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
@@ -631,7 +632,7 @@ func TestApplyErrors(t *testing.T) {
 			}
 			res := jsonMap(t, tt.res)
 			before := toJSON(res)
-			got, err := Apply(rt, res, tt.ops)
+			got, err := Apply(context.Background(), rt, res, tt.ops)
 			if err == nil {
 				t.Fatalf("Apply succeeded, want %s error; result %s", tt.scimType, toJSON(got))
 			}
@@ -668,7 +669,7 @@ func TestApplyAllOrNothing(t *testing.T) {
 		{Op: "add", Path: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", Value: "Ops"},
 		{Op: "replace", Path: "userName", Value: true}, // fails
 	}
-	got, err := Apply(rt, res, ops)
+	got, err := Apply(context.Background(), rt, res, ops)
 	if e, ok := scimerr.As(err); !ok || e.ScimType != scimerr.InvalidValueType || !strings.HasPrefix(e.Detail, "Operations[5]: ") {
 		t.Fatalf("Apply error = %v, want invalidValue in Operations[5]", err)
 	}
@@ -682,7 +683,7 @@ func TestApplyAllOrNothing(t *testing.T) {
 	// On success too, neither the input nor the operation values are shared
 	// with the result.
 	ops = ops[:5]
-	got, err = Apply(rt, res, ops)
+	got, err = Apply(context.Background(), rt, res, ops)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -699,7 +700,7 @@ func TestApplyAllOrNothing(t *testing.T) {
 }
 
 func TestApplyNilResource(t *testing.T) {
-	got, err := Apply(schema.UserResourceType(), nil, []Operation{{Op: "add", Path: "userName", Value: "x"}})
+	got, err := Apply(context.Background(), schema.UserResourceType(), nil, []Operation{{Op: "add", Path: "userName", Value: "x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -937,7 +938,7 @@ func TestSplitMembersUser(t *testing.T) {
 	if err != nil || !mc.Empty() || !reflect.DeepEqual(rest, ops) {
 		t.Fatalf("SplitMembers(User) = %v, %+v, %v; want ops unchanged", rest, mc, err)
 	}
-	if _, err := Apply(schema.UserResourceType(), jsonMap(t, oktaUser), rest); err == nil {
+	if _, err := Apply(context.Background(), schema.UserResourceType(), jsonMap(t, oktaUser), rest); err == nil {
 		t.Fatal("Apply accepted members on a User")
 	}
 }
@@ -954,7 +955,7 @@ func TestSplitThenApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := Apply(rt, jsonMap(t, oktaGroup), rest)
+	got, err := Apply(context.Background(), rt, jsonMap(t, oktaGroup), rest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1098,7 +1099,7 @@ func TestApplyHandBuiltResource(t *testing.T) {
 		"userName": "x",
 		"emails":   []any{map[string]any{"value": "a@x.com", "type": "work"}},
 	}
-	got, err := Apply(schema.UserResourceType(), res, []Operation{
+	got, err := Apply(context.Background(), schema.UserResourceType(), res, []Operation{
 		{Op: "add", Path: "manager", Value: map[string]any{"value": "m"}},
 	})
 	if err != nil {
