@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	fp "github.com/scim2/filter-parser/v2"
+	"github.com/scimless/scimless/pkg/scim/filter"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 )
@@ -928,47 +928,39 @@ func removeIndexes(list []any, idx []int) []any {
 // eqConstraints returns the sub-attribute values a filter on complex
 // attribute at requires by eq comparisons joined with and; ok is false when
 // the filter has other parts.
-func eqConstraints(at *schema.Attribute, e fp.Expression) (map[string]any, bool) {
+func eqConstraints(at *schema.Attribute, e filter.Expr) (map[string]any, bool) {
 	switch x := e.(type) {
-	case *fp.AttributeExpression:
-		if !strings.EqualFold(string(x.Operator), string(fp.EQ)) || x.AttributePath.SubAttribute != nil || x.CompareValue == nil {
+	case *filter.Comparison:
+		if x.Op != filter.EQ || x.Path.URN != "" || x.Path.Sub != "" || x.Value == nil {
 			return nil, false
 		}
-		if u := x.AttributePath.URI(); u != "" {
-			return nil, false
-		}
-		sub := at.Sub(x.AttributePath.AttributeName)
+		sub := at.Sub(x.Path.Name)
 		if sub == nil || sub.MultiValued || sub.Type == schema.Complex {
 			return nil, false
 		}
-		val := x.CompareValue
-		if s, ok := val.(string); ok {
-			val = unescape(s)
-		}
-		cv, err := coerce(sub, val, sub.Name, true)
+		cv, err := coerce(sub, x.Value, sub.Name, true)
 		if err != nil {
 			return nil, false
 		}
 		return map[string]any{sub.Name: cv}, true
-	case *fp.LogicalExpression:
-		if !strings.EqualFold(string(x.Operator), string(fp.AND)) {
+	case *filter.Logical:
+		if x.Op != filter.AND {
 			return nil, false
 		}
-		l, ok := eqConstraints(at, x.Left)
-		if !ok {
-			return nil, false
-		}
-		r, ok := eqConstraints(at, x.Right)
-		if !ok {
-			return nil, false
-		}
-		for k, v := range r {
-			if old, ok := l[k]; ok && !equal(old, v) {
+		all := map[string]any{}
+		for _, y := range x.Operands {
+			c, ok := eqConstraints(at, y)
+			if !ok {
 				return nil, false
 			}
-			l[k] = v
+			for k, v := range c {
+				if old, ok := all[k]; ok && !equal(old, v) {
+					return nil, false
+				}
+				all[k] = v
+			}
 		}
-		return l, true
+		return all, true
 	}
 	return nil, false
 }

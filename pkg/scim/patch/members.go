@@ -1,9 +1,10 @@
 package patch
 
 import (
+	"slices"
 	"strings"
 
-	fp "github.com/scim2/filter-parser/v2"
+	"github.com/scimless/scimless/pkg/scim/filter"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 )
@@ -292,50 +293,47 @@ func memberIDs(v any) ([]string, error) {
 }
 
 // filterIDs returns the member ids a members value filter selects: value eq
-// comparisons joined with or (and: the ids both sides allow).
-func filterIDs(e fp.Expression) ([]string, error) {
+// comparisons joined with or (and: the ids all operands allow; operands
+// that are not such comparisons allow any).
+func filterIDs(e filter.Expr) ([]string, error) {
 	switch x := e.(type) {
-	case *fp.AttributeExpression:
-		s, ok := x.CompareValue.(string)
-		if ok && strings.EqualFold(x.AttributePath.AttributeName, "value") && x.AttributePath.SubAttribute == nil &&
-			strings.EqualFold(string(x.Operator), string(fp.EQ)) {
-			return []string{unescape(s)}, nil
+	case *filter.Comparison:
+		s, ok := x.Value.(string)
+		if ok && x.Op == filter.EQ && x.Path.URN == "" && x.Path.Sub == "" && strings.EqualFold(x.Path.Name, "value") {
+			return []string{s}, nil
 		}
-	case *fp.LogicalExpression:
-		l, lerr := filterIDs(x.Left)
-		r, rerr := filterIDs(x.Right)
-		if strings.EqualFold(string(x.Operator), string(fp.OR)) {
-			if lerr != nil {
-				return nil, lerr
-			}
-			if rerr != nil {
-				return nil, rerr
-			}
-			return append(l, r...), nil
-		}
-		switch {
-		case lerr == nil && rerr == nil:
-			var both []string
-			for _, id := range l {
-				if contains(r, id) {
-					both = append(both, id)
+	case *filter.Logical:
+		if x.Op == filter.OR {
+			var ids []string
+			for _, y := range x.Operands {
+				more, err := filterIDs(y)
+				if err != nil {
+					return nil, err
 				}
+				ids = append(ids, more...)
 			}
-			return both, nil
-		case lerr == nil:
-			return l, nil
-		case rerr == nil:
-			return r, nil
+			return ids, nil
+		}
+		var ids []string
+		constrained := false
+		for _, y := range x.Operands {
+			more, err := filterIDs(y)
+			if err != nil {
+				continue
+			}
+			if !constrained {
+				ids, constrained = more, true
+				continue
+			}
+			allowed := make(map[string]bool, len(more))
+			for _, id := range more {
+				allowed[id] = true
+			}
+			ids = slices.DeleteFunc(ids, func(id string) bool { return !allowed[id] })
+		}
+		if constrained {
+			return ids, nil
 		}
 	}
 	return nil, scimerr.InvalidFilter("member filters must compare value with eq, as in members[value eq \"id\"]")
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

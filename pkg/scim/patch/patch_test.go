@@ -997,7 +997,7 @@ func TestResolve(t *testing.T) {
 	tests := []struct {
 		path   string
 		want   string // canonical attribute path
-		filter string // filter-parser's rendering of the value filter
+		filter string // the value filter, as filter.Expr's String writes it
 	}{
 		{"userName", "userName", ""},
 		{" NAME.givenname ", "name.givenName", ""},
@@ -1011,9 +1011,10 @@ func TestResolve(t *testing.T) {
 		{`emails[type eq "work"].value`, "emails.value", `type eq "work"`},
 		{`emails [ TYPE EQ "work" ].Value`, "emails.value", `TYPE eq "work"`},
 		{`emails[type eq "work" and value co "@x" and primary eq true]`, "emails", `type eq "work" and value co "@x" and primary eq true`},
-		{`emails[(type eq "work" or type eq "home") and not (primary eq false)]`, "emails", `(type eq "work" or type eq "home") and not(primary eq false)`},
+		{`emails[(type eq "work" or type eq "home") and not (primary eq false)]`, "emails", `(type eq "work" or type eq "home") and not (primary eq false)`},
 		{`emails[value pr]`, "emails", `value pr`},
-		{`emails[value eq "a]b\"c"]`, "emails", `value eq "a]b\\\"c"`},
+		{`emails[value eq "a]b\"c"]`, "emails", `value eq "a]b\"c"`},
+		{`emails[type eq work]`, "emails", `type eq "work"`}, // a bare word, as in filters
 		{`x509Certificates[value eq "x"].value`, "x509Certificates.value", `value eq "x"`},
 		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager[value eq "m1"]`, entURN + ":manager", `value eq "m1"`},
 		{`roles[primary eq "True"].display`, "roles.display", `primary eq "True"`},
@@ -1045,14 +1046,14 @@ func TestResolveErrors(t *testing.T) {
 		"", " ", "userName.", ".userName", "name..givenName", "name.givenName.x", "user name", "nick-Name!", "1abc",
 		"emails[", "emails]", `emails[type eq "work"`, `emails[type eq "work"]x`, `emails[type eq "work"].`,
 		`emails[type eq "work"].value.x`, `emails[type eq "work"][value pr]`, `emails[type[x eq 1]]`,
-		`emails[type eq work]`, `emails[type eq "work]`, `emails[type eq]`, `emails[type xx "a"]`, `emails[type eq "a" and]`,
+		`emails[type eq 01]`, `emails[type eq -work]`, `emails[type eq w\x]`, `emails[type eq "work]`, `emails[type eq]`, `emails[type xx "a"]`, `emails[type eq "a" and]`,
 		`emails[not type eq "a"]`, `emails[(type eq "a"]`, `emails[type eq "a")]`, `emails[]`, `emails[type eq "a" "b"]`,
 		`emails[type eq 1e999]`, `emails[urn:x:type eq "a"]`, `emails[foo eq "a"]`, `emails[type gt true]`,
 		`emails[primary eq 1]`, `userName[value eq "a"]`, `name.givenName[value eq "a"]`,
 		"urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:core:2.0:User:", "urn::x", "foo:bar",
 		"urn:example:unknown:1.0:attr", "password[value eq \"x\"]",
 		"emails[" + strings.Repeat("(", 40) + `type eq "a"` + strings.Repeat(")", 40) + "]",
-		strings.Repeat("a", maxPathLen+1),
+		strings.Repeat("a", 4097),
 	} {
 		p, err := parsePath(rt, path)
 		if e, ok := scimerr.As(err); !ok || e.ScimType != scimerr.InvalidPathType {
