@@ -159,13 +159,22 @@ func fromFP(e fp.Expression) (Expr, error) {
 	return nil, fmt.Errorf("unexpected filter-parser expression %T", e)
 }
 
-func parseFP(s string) (e fp.Expression, err error) {
+func parseFP(s string) (fp.Expression, error) {
+	return recovered(func() (fp.Expression, error) { return fp.ParseFilter([]byte(s)) })
+}
+
+func parseFPPath(s string) (fp.Path, error) {
+	return recovered(func() (fp.Path, error) { return fp.ParsePath([]byte(s)) })
+}
+
+// recovered calls f, turning a panic of filter-parser into an error.
+func recovered[T any](f func() (T, error)) (v T, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("filter-parser panicked: %v", r)
 		}
 	}()
-	return fp.ParseFilter([]byte(s))
+	return f()
 }
 
 // glued reports whether s has "and" or "or" (in any case) not surrounded by
@@ -290,15 +299,6 @@ func FuzzParsePath(f *testing.F) {
 			t.Fatalf("ParsePath(%q) = %s; filter-parser reads %s", s, p, want)
 		}
 	})
-}
-
-func parseFPPath(s string) (p fp.Path, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("filter-parser panicked: %v", r)
-		}
-	}()
-	return fp.ParsePath([]byte(s))
 }
 
 // flatten merges nested operations of the same kind, as in filter-parser's

@@ -241,6 +241,12 @@ func ParsePath(s string) (Path, error) {
 
 func parsePath(s string) (Path, error) {
 	var path Path
+	if s != "" && len(s) <= maxLength && !strings.ContainsAny(s, "[]()\" \t\r\n") {
+		// A plain attribute path, the common case: one word.
+		var err error
+		path.Attr, err = parseAttrPath(token{tokWord, s, 0})
+		return path, err
+	}
 	p, err := newParser(s, "path")
 	if err != nil {
 		return path, err
@@ -356,32 +362,25 @@ func (p *parser) unary(inValue bool) (Expr, error) {
 
 // group parses: "(" or ")".
 func (p *parser) group(inValue bool) (Expr, error) {
-	open := p.next()
-	if err := p.enter(open); err != nil {
+	return p.enclosed(inValue, tokRParen, `")"`)
+}
+
+// valueFilter parses: "[" or "]", with no value path inside.
+func (p *parser) valueFilter() (Expr, error) {
+	return p.enclosed(true, tokRBracket, `"]"`)
+}
+
+// enclosed parses an opening token, an or expression and the closing token
+// close, named what.
+func (p *parser) enclosed(inValue bool, close tokenKind, what string) (Expr, error) {
+	if err := p.enter(p.next()); err != nil {
 		return nil, err
 	}
 	e, err := p.or(inValue)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.expect(tokRParen, `")"`); err != nil {
-		return nil, err
-	}
-	p.nesting--
-	return e, nil
-}
-
-// valueFilter parses: "[" or "]", with no value path inside.
-func (p *parser) valueFilter() (Expr, error) {
-	open := p.next()
-	if err := p.enter(open); err != nil {
-		return nil, err
-	}
-	e, err := p.or(true)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.expect(tokRBracket, `"]"`); err != nil {
+	if err := p.expect(close, what); err != nil {
 		return nil, err
 	}
 	p.nesting--

@@ -2,7 +2,8 @@ package patch
 
 import (
 	"context"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/scimless/scimless/pkg/scim/filter"
@@ -136,12 +137,7 @@ func (a *applier) apply(op Operation) error {
 // pathless applies an add or replace without a path: each key of obj is a
 // path and its value the operation's value for that path.
 func (a *applier) pathless(kind string, obj map[string]any) error {
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for n, k := range keys {
+	for n, k := range slices.Sorted(maps.Keys(obj)) {
 		if err := a.canceled(n); err != nil {
 			return err
 		}
@@ -334,12 +330,7 @@ func (a *applier) extension(kind string, p path, v any) error {
 	if !ok {
 		return scimerr.InvalidValue("value of %q must be an object, not %s", p.urn, jsonKind(v))
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for n, k := range keys {
+	for n, k := range slices.Sorted(maps.Keys(m)) {
 		if err := a.canceled(n); err != nil {
 			return err
 		}
