@@ -1013,3 +1013,24 @@ func TestParsePathErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBareWords checks the one rule for unquoted compare values: JSON
+// literals and numbers, else a string unless it starts like a number.
+func TestBareWords(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want any
+	}{
+		{"TRUE", true}, {"False", false}, {"null", nil}, {"0", 0.0}, {"-0.5e1", -5.0}, {"10", 10.0},
+		{"jyoung", "jyoung"}, {"+15551234", "+15551234"}, {".5", ".5"}, {"a-1", "a-1"},
+	} {
+		e, err := ParseExpr("x eq " + tt.in)
+		if err != nil {
+			t.Errorf("ParseExpr(x eq %s): %v", tt.in, err)
+			continue
+		}
+		if got := e.(*Comparison).Value; got != tt.want {
+			t.Errorf("ParseExpr(x eq %s) value = %#v, want %#v", tt.in, got, tt.want)
+		}
+	}
+}

@@ -27,8 +27,9 @@ const (
 //     next to parentheses, brackets and quoted strings;
 //   - a string is JSON's: its escapes are decoded, and an invalid escape is
 //     a syntax error;
-//   - a number is JSON's (RFC 8259 §6): 01, 1. and +1 are syntax errors, and
-//     a number beyond float64's range is one;
+//   - a compare value that starts with a digit or "-" is a JSON number (RFC
+//     8259 §6): 01, 1., 1x and numbers beyond float64's range are syntax
+//     errors;
 //   - a compare value that is not quoted, is not true, false, null or a
 //     number, and does not start with a digit or "-" is taken as a string:
 //     "externalId eq jyoung", as Microsoft Entra ID's documentation writes
