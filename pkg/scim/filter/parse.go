@@ -123,6 +123,10 @@ func isDelim(c byte) bool {
 	return c == '(' || c == ')' || c == '[' || c == ']' || c == '"'
 }
 
+// punctuation holds the bytes that are tokens of their own, in the order of
+// their kinds tokLParen to tokRBracket.
+const punctuation = "()[]"
+
 // lex splits s into tokens, ending with a tokEOF token.
 func lex(s string) ([]token, error) {
 	toks := make([]token, 0, len(s)/4+2) // a token and a space take 4 bytes or more
@@ -131,17 +135,9 @@ func lex(s string) ([]token, error) {
 		switch {
 		case isSpace(c):
 			i++
-		case c == '(':
-			toks = append(toks, token{tokLParen, "(", i})
-			i++
-		case c == ')':
-			toks = append(toks, token{tokRParen, ")", i})
-			i++
-		case c == '[':
-			toks = append(toks, token{tokLBracket, "[", i})
-			i++
-		case c == ']':
-			toks = append(toks, token{tokRBracket, "]", i})
+		case strings.IndexByte(punctuation, c) >= 0:
+			kind := tokLParen + tokenKind(strings.IndexByte(punctuation, c))
+			toks = append(toks, token{kind, s[i : i+1], i})
 			i++
 		case c == '"':
 			j := i + 1
