@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"cmp"
 	"strings"
 	"time"
 	"unicode"
@@ -104,7 +105,7 @@ func (n *cmpNode) one(v any) bool {
 		return ok && n.testString(s)
 	case kNumber:
 		f, ok := number(v)
-		return ok && order(n.test, cmpFloat(f, n.f))
+		return ok && order(n.test, cmp.Compare(f, n.f))
 	case kBool:
 		b, ok := boolean(v)
 		return ok && b == n.b
@@ -169,16 +170,6 @@ func order(op Op, c int) bool {
 		return c <= 0
 	}
 	return false
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // present reports whether v is a value: not null, an empty string, an
@@ -301,7 +292,7 @@ func compareFold(a, b string) int {
 			}
 		}
 	}
-	return cmpInt(len(a), len(b))
+	return cmp.Compare(len(a), len(b))
 slow:
 	for a != "" && b != "" {
 		ra, na := firstFold(a)
