@@ -292,3 +292,128 @@ func jsonEqual(a, b any) bool {
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
 }
+
+func TestDeriveActorAndEdges(t *testing.T) {
+	s := lambdaevents.NewStringAttribute
+	user := events.Image{"pk": s("T#acme"), "sk": s("U#u1"), "type": s("user"), "id": s("u1"), "userName": s("a@x"),
+		"active": lambdaevents.NewBooleanAttribute(true), "doc": lambdaevents.NewBinaryAttribute([]byte(`{"userName":"a@x","active":true}`)),
+		"ver": lambdaevents.NewNumberAttribute("1"), "pwd": s("$argon2id$secret")}
+	stamped := func(im events.Image, kv ...string) events.Image {
+		out := events.Image{}
+		for k, v := range im {
+			out[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			out[kv[i]] = s(kv[i+1])
+		}
+		return out
+	}
+	at := "2026-06-01T08:00:00.123456789Z"
+	rec := func(name string, old, new events.Image, seq string) lambdaevents.DynamoDBEventRecord {
+		return lambdaevents.DynamoDBEventRecord{EventID: "e" + seq, EventName: name, Change: lambdaevents.DynamoDBStreamRecord{
+			SequenceNumber: seq, OldImage: old, NewImage: new,
+			ApproximateCreationDateTime: lambdaevents.SecondsEpochTime{Time: time.Unix(1_790_000_000, 0)}}}
+	}
+	counter := events.Image{"pk": s("T#acme"), "sk": s("COUNT#U"), "n": lambdaevents.NewNumberAttribute("0")}
+	tests := []struct {
+		name      string
+		recs      []lambdaevents.DynamoDBEventRecord
+		wantTypes []string
+		wantActor events.Actor
+		wantTime  string
+		wantErr   bool
+	}{
+		{"insert with actor", []lambdaevents.DynamoDBEventRecord{rec("INSERT", nil, stamped(user, "actorToken", "tok1", "actorRequest", "r1", "actorVia", "scim", "actorAt", at), "101")},
+			[]string{events.UserCreated}, events.Actor{TokenID: "tok1", RequestID: "r1", Via: "scim"}, at, false},
+		{"delete attributed through the counter", []lambdaevents.DynamoDBEventRecord{
+			rec("REMOVE", stamped(user, "actorToken", "tok1", "actorVia", "scim"), nil, "102"),
+			rec("MODIFY", counter, stamped(counter, "actorVia", "cli", "actorRequest", "cli-7", "actorAt", at, "actorDeleted", "T#acme|U#u1"), "103")},
+			[]string{events.UserDeleted}, events.Actor{RequestID: "cli-7", Via: "cli"}, at, false},
+		{"delete without a companion", []lambdaevents.DynamoDBEventRecord{rec("REMOVE", stamped(user, "actorToken", "tok1"), nil, "104")},
+			[]string{events.UserDeleted}, events.Actor{}, "2026-09-21T14:13:20Z", false},
+		{"ttl expiry is not an event", []lambdaevents.DynamoDBEventRecord{func() lambdaevents.DynamoDBEventRecord {
+			r := rec("REMOVE", user, nil, "105")
+			r.UserIdentity = &lambdaevents.DynamoDBUserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"}
+			return r
+		}()}, nil, events.Actor{}, "", false},
+		{"event items are not events", []lambdaevents.DynamoDBEventRecord{rec("INSERT", nil, events.Image{"pk": s("T#acme#EV"), "sk": s("0001"), "type": s("event")}, "106")},
+			nil, events.Actor{}, "", false},
+		{"keys-only stream", []lambdaevents.DynamoDBEventRecord{func() lambdaevents.DynamoDBEventRecord {
+			r := rec("REMOVE", nil, nil, "107")
+			r.Change.Keys = events.Image{"pk": s("T#acme"), "sk": s("U#u1")}
+			return r
+		}()}, nil, events.Actor{}, "", true},
+		{"corrupt document", []lambdaevents.DynamoDBEventRecord{rec("INSERT", nil, stamped(user, "doc", "{not json"), "108")}, nil, events.Actor{}, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := events.Derive(tc.recs, events.Options{})
+			var got []events.Event
+			var err error
+			for _, r := range res {
+				got = append(got, r.Events...)
+				if r.Err != nil {
+					err = r.Err
+				}
+			}
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			var types []string
+			for _, e := range got {
+				types = append(types, e.Type)
+			}
+			if !slices.Equal(types, tc.wantTypes) {
+				t.Fatalf("types = %v, want %v", types, tc.wantTypes)
+			}
+			if len(got) == 0 {
+				return
+			}
+			if got[0].Actor != tc.wantActor {
+				t.Errorf("actor = %+v, want %+v", got[0].Actor, tc.wantActor)
+			}
+			if tm := got[0].Time.Format(time.RFC3339Nano); tm != tc.wantTime {
+				t.Errorf("time = %s, want %s", tm, tc.wantTime)
+			}
+			if strings.Contains(string(got[0].Data), "argon2") {
+				t.Errorf("data leaks the password hash: %s", got[0].Data)
+			}
+			// The same record always yields the same id.
+			again := events.Derive(tc.recs, events.Options{})
+			for _, r := range again {
+				for _, e := range r.Events {
+					if e.ID != got[0].ID {
+						t.Errorf("redelivery id %s != %s", e.ID, got[0].ID)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestIDOrder(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a, _ := events.NewID(t0, "999", 0)
+	b, _ := events.NewID(t0, "1000", 0)
+	c, _ := events.NewID(t0.Add(time.Microsecond), "5", 0)
+	if !(a < b && b < c) {
+		t.Fatalf("ids out of order: %s %s %s", a, b, c)
+	}
+	if tm, ok := events.IDTime(c); !ok || !tm.Equal(t0.Add(time.Microsecond)) {
+		t.Fatalf("IDTime = %v %v", tm, ok)
+	}
+	if cur := events.CursorAt(t0.Add(time.Microsecond)); !(b < cur && cur < c) || !events.ValidID(cur) {
+		t.Fatalf("cursor %s not between %s and %s", cur, b, c)
+	}
+	for _, bad := range []string{"", "12a", strings.Repeat("9", 41)} {
+		if _, err := events.NewID(t0, bad, 0); err == nil {
+			t.Errorf("NewID(%q) accepted", bad)
+		}
+	}
+	if _, err := events.ParseTypes("user.created, group.member_added"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.ParseTypes("user.created,user.exploded"); err == nil || !strings.Contains(err.Error(), "user.exploded") {
+		t.Fatalf("ParseTypes accepted an unknown type: %v", err)
+	}
+}
