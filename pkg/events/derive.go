@@ -230,11 +230,11 @@ func deriveRecord(r lambdaevents.DynamoDBEventRecord, o Options, deleters map[st
 		}
 	} else {
 		actor, at = newIm.actor(), newIm.time(table.ActorAt)
-		if at.IsZero() {
-			at = newIm.time(attrModified)
-		}
 	}
 	if at.IsZero() {
+		// Not stamped: the stream's own time (whole seconds), never a time
+		// from the document, so that ids of unstamped writes keep stream
+		// order.
 		at = r.Change.ApproximateCreationDateTime.UTC()
 	}
 	id, err := NewID(at, r.Change.SequenceNumber, 0)
