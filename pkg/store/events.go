@@ -213,16 +213,23 @@ func (s *Store) ListEvents(ctx context.Context, tenant string, q EventQuery) (Ev
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
 		Limit:                     aws.Int32(int32(limit)),
 	}
-	if q.Before != "" {
-		in.KeyConditionExpression = aws.String("#pk = :pk AND #sk < :before")
-		in.ExpressionAttributeNames["#sk"] = table.SortKey
-		in.ExpressionAttributeValues[":before"] = &types.AttributeValueMemberS{Value: q.Before}
+	// The start goes in the key condition, not ExclusiveStartKey: a cursor
+	// need not be the key of an item. Ids have a fixed length, so after+" "
+	// sorts after the cursor and before every greater id.
+	switch {
+	case q.After != "" && q.Before != "":
+		in.KeyConditionExpression = aws.String("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+		in.ExpressionAttributeValues[":lo"] = &types.AttributeValueMemberS{Value: q.After + " "}
+		in.ExpressionAttributeValues[":hi"] = &types.AttributeValueMemberS{Value: q.Before}
+	case q.After != "":
+		in.KeyConditionExpression = aws.String("#pk = :pk AND #sk > :lo")
+		in.ExpressionAttributeValues[":lo"] = &types.AttributeValueMemberS{Value: q.After}
+	case q.Before != "":
+		in.KeyConditionExpression = aws.String("#pk = :pk AND #sk < :hi")
+		in.ExpressionAttributeValues[":hi"] = &types.AttributeValueMemberS{Value: q.Before}
 	}
-	if q.After != "" {
-		in.ExclusiveStartKey = map[string]types.AttributeValue{
-			table.PartitionKey: &types.AttributeValueMemberS{Value: pk},
-			table.SortKey:      &types.AttributeValueMemberS{Value: q.After},
-		}
+	if q.After != "" || q.Before != "" {
+		in.ExpressionAttributeNames["#sk"] = table.SortKey
 	}
 	if len(q.Types) > 0 {
 		names := make([]string, len(q.Types))
@@ -245,6 +252,9 @@ func (s *Store) ListEvents(ctx context.Context, tenant string, q EventQuery) (Ev
 			var it eventItem
 			if err := dynamo.UnmarshalItem(raw, &it); err != nil {
 				return EventPage{}, fmt.Errorf("list events of %s: decode: %w", tenant, err)
+			}
+			if q.Before != "" && it.SK >= q.Before {
+				return page, nil // BETWEEN includes its upper bound
 			}
 			page.Next = it.SK
 			if it.TTL > 0 && it.TTL < now {

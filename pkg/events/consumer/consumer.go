@@ -33,6 +33,7 @@ type Consumer struct {
 	store *store.Store
 	queue delivery.Queue
 	bus   Bus
+	hub   *events.Hub
 	opts  events.Options
 	log   *slog.Logger
 	now   func() time.Time
@@ -59,6 +60,10 @@ func WithQueue(q delivery.Queue) Option { return func(c *Consumer) { c.queue = q
 
 // WithBus sets the event bus (no bus without).
 func WithBus(b Bus) Option { return func(c *Consumer) { c.bus = b } }
+
+// WithHub makes the consumer wake the Events API's long polls of the same
+// process as soon as a tenant's events are stored.
+func WithHub(h *events.Hub) Option { return func(c *Consumer) { c.hub = h } }
 
 // WithBaseURL sets the SCIM base URL rendered into event data.
 func WithBaseURL(u string) Option { return func(c *Consumer) { c.opts.BaseURL = u } }
@@ -173,6 +178,11 @@ func (c *Consumer) process(ctx context.Context, recs []lambdaevents.DynamoDBEven
 	st.Stored = n
 	if err != nil {
 		return err
+	}
+	if c.hub != nil {
+		for tenant := range tenants {
+			c.hub.Notify(tenant)
+		}
 	}
 	if c.queue != nil {
 		var jobs []delivery.Job
