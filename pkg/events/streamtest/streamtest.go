@@ -7,6 +7,8 @@ package streamtest
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -124,4 +126,59 @@ func MemberKeys(tenant, gid string, uids ...string) []Key {
 		ks = append(ks, Key{"T#" + tenant + "#G#" + gid, "M#" + u}, Key{"T#" + tenant, "U#" + u})
 	}
 	return ks
+}
+
+// Snapshot is every item of the table, by key.
+type Snapshot map[Key]events.Image
+
+// Snapshot reads the whole table (tests only: a Scan).
+func (r *Recorder) Snapshot() Snapshot {
+	r.tb.Helper()
+	out := Snapshot{}
+	p := dynamodb.NewScanPaginator(r.client, &dynamodb.ScanInput{TableName: aws.String(r.table), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			r.tb.Fatalf("scan: %v", err)
+		}
+		for _, it := range page.Items {
+			im, err := events.ImageFromSDK(it)
+			if err != nil {
+				r.tb.Fatal(err)
+			}
+			out[Key{im["pk"].String(), im["sk"].String()}] = im
+		}
+	}
+	return out
+}
+
+// Diff returns the stream records that turn snapshot before into after:
+// one per inserted, modified or removed item, in key order.
+func (r *Recorder) Diff(before, after Snapshot) []lambdaevents.DynamoDBEventRecord {
+	keys := make([]Key, 0, len(after))
+	for k := range after {
+		keys = append(keys, k)
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b Key) int {
+		if c := strings.Compare(a.PK, b.PK); c != 0 {
+			return c
+		}
+		return strings.Compare(a.SK, b.SK)
+	})
+	var recs []lambdaevents.DynamoDBEventRecord
+	for _, k := range keys {
+		b, a := before[k], after[k]
+		if b != nil && a != nil && reflect.DeepEqual(b, a) {
+			continue
+		}
+		if rec, ok := r.Record(b, a); ok {
+			recs = append(recs, rec)
+		}
+	}
+	return recs
 }
