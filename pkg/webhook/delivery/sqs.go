@@ -145,4 +145,3 @@ func (d *Dispatcher) HandleSQS(ctx context.Context, ev lambdaevents.SQSEvent) (l
 	wg.Wait()
 	return resp, nil
 }
-
