@@ -66,6 +66,7 @@ type Dispatcher struct {
 	base     time.Duration
 	maxDelay time.Duration
 	jitter   func() float64
+	onDone   func(Job, error)
 
 	mu      sync.Mutex
 	hooks   map[string]cachedHook
@@ -96,6 +97,14 @@ func WithLogger(l *slog.Logger) Option { return func(d *Dispatcher) { d.log = l 
 func WithBackoff(base, maxDelay, retryFor time.Duration) Option {
 	return func(d *Dispatcher) { d.base, d.maxDelay, d.retryFor = base, maxDelay, retryFor }
 }
+
+// ErrRemoved is what WithOnDone reports for a job dropped because its
+// webhook was removed.
+var ErrRemoved = errors.New("webhook removed")
+
+// WithOnDone calls fn when a job is finished: delivered (nil), given up
+// after its retries (the last error), or dropped (ErrRemoved).
+func WithOnDone(fn func(Job, error)) Option { return func(d *Dispatcher) { d.onDone = fn } }
 
 // WithHTTPClient replaces the HTTP client (it must keep the policy checks).
 func WithHTTPClient(c *http.Client) Option { return func(d *Dispatcher) { d.client = c } }
@@ -173,6 +182,7 @@ func (d *Dispatcher) Handle(ctx context.Context, j Job) error {
 	}
 	if w == nil {
 		d.log.InfoContext(ctx, "webhook delivery dropped: webhook removed", "tenant", j.Tenant, "webhook", j.WebhookID, "event_id", j.EventID)
+		d.done(j, ErrRemoved)
 		return nil
 	}
 	derr := d.Deliver(ctx, w, j.EventID, j.Event)
@@ -184,6 +194,7 @@ func (d *Dispatcher) Handle(ctx context.Context, j Job) error {
 			}
 			d.forget(j.Tenant, w.ID)
 		}
+		d.done(j, nil)
 		return nil
 	}
 	now = d.now()
@@ -194,12 +205,19 @@ func (d *Dispatcher) Handle(ctx context.Context, j Job) error {
 			return err
 		}
 		d.forget(j.Tenant, w.ID)
+		d.done(j, derr)
 		return nil
 	}
 	j.NotBefore = now.Add(d.Backoff(j.Attempt))
 	d.log.InfoContext(ctx, "webhook delivery failed; retrying", "tenant", j.Tenant, "webhook", w.ID, "event_id", j.EventID,
 		"attempt", j.Attempt, "retry_at", j.NotBefore.UTC().Format(time.RFC3339), "err", derr.Error())
 	return d.queue.Enqueue(ctx, []Job{j})
+}
+
+func (d *Dispatcher) done(j Job, err error) {
+	if d.onDone != nil {
+		d.onDone(j, err)
+	}
 }
 
 // maxResponse bounds how much of a receiver's answer is read.
