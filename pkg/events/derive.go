@@ -237,7 +237,15 @@ func deriveRecord(r lambdaevents.DynamoDBEventRecord, o Options, deleters map[st
 		// order.
 		at = r.Change.ApproximateCreationDateTime.UTC()
 	}
-	id, err := NewID(at, r.Change.SequenceNumber, 0)
+	// The id is in stream order: the stream's own time (whole seconds), then
+	// the sequence number, which orders a shard's records as they were
+	// committed. (The write's time, taken before its commit, would not:
+	// concurrent writes can commit in the other order.)
+	idTime := r.Change.ApproximateCreationDateTime.Time
+	if idTime.IsZero() {
+		idTime = at
+	}
+	id, err := NewID(idTime, r.Change.SequenceNumber, 0)
 	if err != nil {
 		return nil, err
 	}

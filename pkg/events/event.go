@@ -88,8 +88,8 @@ type Actor struct {
 
 // Event is one directory event.
 type Event struct {
-	// ID is sortable (time order), unique, and the same on every delivery of
-	// the change it describes.
+	// ID is sortable (stream order: time, then sequence), unique, and the
+	// same on every delivery of the change it describes.
 	ID     string    `json:"id"`
 	Type   string    `json:"type"`
 	Tenant string    `json:"tenant"`
@@ -177,9 +177,10 @@ const idTimeWidth = 16
 const IDLen = idTimeWidth + idSeqWidth + 2
 
 // NewID returns the id of the index-th event derived from the stream record
-// with sequence number seq, at time t: {t in µs, 16 digits}{seq, 40
-// digits}{index, 2 digits}. Ids sort as text in time order, then stream
-// order; they depend only on the record, so redelivery yields the same ids.
+// with sequence number seq, created at time t (the stream's time of the
+// record): {t in µs, 16 digits}{seq, 40 digits}{index, 2 digits}. Ids sort
+// as text in time order, then stream order; they depend only on the record,
+// so redelivery yields the same ids.
 func NewID(t time.Time, seq string, index int) (string, error) {
 	if seq == "" || len(seq) > idSeqWidth || strings.Trim(seq, "0123456789") != "" {
 		return "", fmt.Errorf("event id: sequence number %q is not 1 to %d digits", seq, idSeqWidth)
