@@ -64,6 +64,9 @@ figures-webhooks:
 ## fuzz: every fuzz target for FUZZTIME each
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseHeader$$' -fuzztime $(FUZZTIME) ./pkg/webhook
+	$(GO) test -run '^$$' -fuzz '^FuzzDerive$$' -fuzztime $(FUZZTIME) ./pkg/events
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTypes$$' -fuzztime $(FUZZTIME) ./pkg/events
+	$(GO) test -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime $(FUZZTIME) ./pkg/events/api
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/scim/filter
 	$(GO) test -run '^$$' -fuzz FuzzDecodeApply -fuzztime $(FUZZTIME) ./pkg/scim/patch
 	$(GO) test -run '^$$' -fuzz FuzzPath -fuzztime $(FUZZTIME) ./pkg/scim/patch
