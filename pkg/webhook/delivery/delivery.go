@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +60,7 @@ const (
 type Dispatcher struct {
 	store    *store.Store
 	queue    Queue
+	policy   Policy
 	client   *http.Client
 	log      *slog.Logger
 	now      func() time.Time
@@ -132,7 +134,7 @@ func NewClient(p Policy, timeout time.Duration) *http.Client {
 // NewDispatcher returns a dispatcher that reads webhooks from st, delivers
 // under policy p and queues retries on q.
 func NewDispatcher(st *store.Store, q Queue, p Policy, opts ...Option) *Dispatcher {
-	d := &Dispatcher{store: st, queue: q, client: NewClient(p, DefaultTimeout), log: slog.Default(), now: time.Now,
+	d := &Dispatcher{store: st, queue: q, policy: p, client: NewClient(p, DefaultTimeout), log: slog.Default(), now: time.Now,
 		retryFor: DefaultRetryFor, base: DefaultBaseDelay, maxDelay: DefaultMaxDelay, jitter: rand.Float64,
 		hooks: map[string]cachedHook{}, tenants: map[string]cachedTenant{}}
 	for _, o := range opts {
@@ -226,6 +228,9 @@ const maxResponse = 64 << 10
 // Deliver POSTs one event to the webhook, signed, and reports whether the
 // receiver acknowledged it with a 2xx status.
 func (d *Dispatcher) Deliver(ctx context.Context, w *store.Webhook, eventID string, body []byte) error {
+	if !d.policy.AllowHTTP && !strings.HasPrefix(strings.ToLower(w.URL), "https://") {
+		return fmt.Errorf("%w: %s: only https URLs are allowed", ErrURL, w.URL)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", w.URL, err)

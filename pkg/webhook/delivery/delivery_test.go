@@ -364,3 +364,11 @@ func TestBackoffCoversADay(t *testing.T) {
 		t.Fatalf("%d attempts over %v", attempts, total)
 	}
 }
+
+func TestStrictDispatcherRefusesHTTP(t *testing.T) {
+	d := delivery.NewDispatcher(nil, &sliceQueue{}, delivery.Strict)
+	err := d.Deliver(context.Background(), &store.Webhook{URL: "http://hooks.example.com/x", Secret: "s"}, "e1", []byte(`{}`))
+	if !errors.Is(err, delivery.ErrURL) {
+		t.Fatalf("http URL under the strict policy: %v", err)
+	}
+}
