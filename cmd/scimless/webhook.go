@@ -320,7 +320,15 @@ func deliverNow(ctx context.Context, st *store.Store, p delivery.Policy, jobs []
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ran := make(chan struct{})
-	go func() { defer close(ran); q.Run(rctx, 8, d.Handle) }()
+	go func() {
+		defer close(ran)
+		defer func() {
+			if r := recover(); r != nil {
+				fmt.Fprintf(stderr, "webhook deliveries stopped: %v\n", r)
+			}
+		}()
+		q.Run(rctx, 8, d.Handle)
+	}()
 	_ = q.Enqueue(rctx, jobs)
 	select {
 	case <-finished:
