@@ -372,3 +372,43 @@ func TestStrictDispatcherRefusesHTTP(t *testing.T) {
 		t.Fatalf("http URL under the strict policy: %v", err)
 	}
 }
+
+// TestReceiverDownFiveMinutes: with the default backoff, a receiver that
+// refuses every delivery for 5 minutes gets the event once it is back.
+func TestReceiverDownFiveMinutes(t *testing.T) {
+	env := storetest.New(t)
+	ctx := context.Background()
+	start := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	now := start
+	rc := &receiver{secret: "s"}
+	rc.status = func(int64) int {
+		if now.Sub(start) < 5*time.Minute {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	if err := env.Store.CreateWebhook(ctx, "acme", &store.Webhook{ID: "wh", URL: srv.URL, Secret: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	q := &sliceQueue{}
+	d := delivery.NewDispatcher(env.Store, q, delivery.Local, delivery.WithClock(func() time.Time { return now }))
+	job := delivery.Job{Tenant: "acme", WebhookID: "wh", EventID: "e1", Event: []byte(`{}`)}
+	attempts := 0
+	for {
+		attempts++
+		if err := d.Handle(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+		jobs := q.take()
+		if len(jobs) == 0 {
+			break
+		}
+		job, now = jobs[0], jobs[0].NotBefore
+	}
+	if got := rc.ids(); len(got) != 1 || now.Sub(start) < 5*time.Minute || now.Sub(start) > 15*time.Minute {
+		t.Fatalf("delivered %v after %v and %d attempts", got, now.Sub(start), attempts)
+	}
+	t.Logf("delivered %v after the outage began, on attempt %d", now.Sub(start).Round(time.Second), attempts)
+}
