@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scimless/scimless/pkg/config"
 	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/webhook"
 )
@@ -55,6 +56,26 @@ const (
 	// cacheTTL bounds how stale a cached webhook or tenant read is.
 	cacheTTL = 15 * time.Second
 )
+
+// MetricDeliveriesFailed counts deliveries given up after their retries
+// (namespace config.MetricNamespace, no dimensions): the "gave up" log line
+// is a CloudWatch embedded-metric-format record, so an alarm on failing
+// webhooks needs no metric filter.
+const MetricDeliveriesFailed = "WebhookDeliveriesFailed"
+
+func failedMetric() []slog.Attr {
+	return []slog.Attr{
+		slog.Any("_aws", map[string]any{
+			"Timestamp": time.Now().UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace":  config.MetricNamespace,
+				"Dimensions": [][]string{{}},
+				"Metrics":    []map[string]string{{"Name": MetricDeliveriesFailed, "Unit": "Count"}},
+			}},
+		}),
+		slog.Int(MetricDeliveriesFailed, 1),
+	}
+}
 
 // Dispatcher attempts delivery jobs. It is safe for concurrent use.
 type Dispatcher struct {
@@ -201,8 +222,9 @@ func (d *Dispatcher) Handle(ctx context.Context, j Job) error {
 	}
 	now = d.now()
 	if now.Sub(j.First) >= d.retryFor {
-		d.log.WarnContext(ctx, "webhook delivery gave up", "tenant", j.Tenant, "webhook", w.ID, "event_id", j.EventID,
-			"attempts", j.Attempt, "err", derr.Error())
+		d.log.LogAttrs(ctx, slog.LevelWarn, "webhook delivery gave up", append(failedMetric(),
+			slog.String("tenant", j.Tenant), slog.String("webhook", w.ID), slog.String("event_id", j.EventID),
+			slog.Int("attempts", j.Attempt), slog.String("err", derr.Error()))...)
 		if err := d.store.MarkWebhookFailing(ctx, j.Tenant, w.ID, derr.Error(), now); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

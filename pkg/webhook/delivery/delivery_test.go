@@ -1,9 +1,11 @@
 package delivery_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -176,7 +178,9 @@ func TestDispatcherRetriesAndGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := &sliceQueue{}
-	d := delivery.NewDispatcher(env.Store, q, delivery.Local, delivery.WithClock(clock), delivery.WithBackoff(time.Second, time.Minute, time.Hour))
+	var logs syncBuffer
+	d := delivery.NewDispatcher(env.Store, q, delivery.Local, delivery.WithClock(clock), delivery.WithBackoff(time.Second, time.Minute, time.Hour),
+		delivery.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 
 	job := delivery.Job{Tenant: "acme", WebhookID: "wh1", EventID: "e1", Event: []byte(`{"id":"e1"}`)}
 	// Two 500s: each attempt is queued again with a growing delay.
@@ -232,6 +236,10 @@ func TestDispatcherRetriesAndGivesUp(t *testing.T) {
 	w, err := env.Store.GetWebhook(ctx, "acme", "wh1")
 	if err != nil || !w.Failing || !strings.Contains(w.LastError, "503") {
 		t.Fatalf("webhook after giving up: %+v %v", w, err)
+	}
+	// The give-up line is a CloudWatch metric record (the alarm's source).
+	if out := logs.String(); !strings.Contains(out, `"WebhookDeliveriesFailed":1`) || !strings.Contains(out, `"Namespace":"scimless"`) {
+		t.Fatalf("no failed-delivery metric in the logs:\n%s", out)
 	}
 	// A later success clears the flag.
 	rc.status = func(int64) int { return http.StatusOK }
@@ -411,4 +419,21 @@ func TestReceiverDownFiveMinutes(t *testing.T) {
 		t.Fatalf("delivered %v after %v and %d attempts", got, now.Sub(start), attempts)
 	}
 	t.Logf("delivered %v after the outage began, on attempt %d", now.Sub(start).Round(time.Second), attempts)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
