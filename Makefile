@@ -6,7 +6,7 @@ PKGS      := ./...
 FUZZTIME  ?= 3m
 BENCHTIME ?= 1x
 
-.PHONY: test vet fmt-check build lambda lambda-init bench bench-scale figures-xaas fuzz synth infra-test deploy run clean
+.PHONY: test vet fmt-check build lambda lambda-init bench bench-scale figures-xaas figures-events figures-webhooks fuzz synth infra-test deploy run clean
 
 ## test: vet, format check and the full test suite (race detector on the core packages)
 test: fmt-check vet
@@ -52,12 +52,25 @@ bench-scale:
 figures-xaas:
 	SCIMLESS_XAAS_FIGURES=100000 $(GO) test -run 'TestFigures$$' -v -count=1 -timeout 4h ./pkg/xaas/ | grep -E 'FIGURE|^(--- |ok|FAIL)'
 
+## figures-events: events per SCIM request through the real handler (exact) and consumer throughput in events/s
+figures-events:
+	$(GO) test -run '^$$' -bench 'EventsPerOperation' -benchtime 1x -count=1 ./pkg/events/consumer | grep -E 'events/op|^(ok|FAIL)|--- FAIL'
+	$(GO) test -run '^$$' -bench 'ConsumerThroughput' -benchtime 20x -count=1 ./pkg/events/consumer | grep -E 'events/s|^(ok|FAIL)'
+
+## figures-webhooks: 10,000 webhook deliveries to a local receiver that answers 500 on 1 % and is down for 5 s
+figures-webhooks:
+	SCIMLESS_DELIVERY_RUN=1 $(GO) test -run 'TestDeliveryRun$$' -v -count=1 -timeout 10m ./pkg/webhook/delivery | grep -vE '^(=== RUN|[0-9]{4}/)'
+
 ## fuzz: every fuzz target for FUZZTIME each
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/scim/filter
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $(FUZZTIME) ./pkg/scim/filter
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeApply$$' -fuzztime $(FUZZTIME) ./pkg/scim/patch
 	$(GO) test -run '^$$' -fuzz '^FuzzPath$$' -fuzztime $(FUZZTIME) ./pkg/scim/patch
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHeader$$' -fuzztime $(FUZZTIME) ./pkg/webhook
+	$(GO) test -run '^$$' -fuzz '^FuzzDerive$$' -fuzztime $(FUZZTIME) ./pkg/events
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTypes$$' -fuzztime $(FUZZTIME) ./pkg/events
+	$(GO) test -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime $(FUZZTIME) ./pkg/events/api
 	$(GO) test -run '^$$' -fuzz FuzzDecodeResource -fuzztime $(FUZZTIME) ./pkg/scim
 	$(GO) test -run '^$$' -fuzz FuzzParseExtensionFile -fuzztime $(FUZZTIME) ./pkg/scim/schema
 	$(GO) test -run '^$$' -fuzz '^FuzzBulkCSV$$' -fuzztime $(FUZZTIME) ./pkg/xaas

@@ -51,7 +51,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := db.Store.GetTenant(ctx, tenant); err != nil {
 		return tenantError(tenant, err)
 	}
-	entries, err := db.Store.ListAudit(ctx, tenant, since, *limit)
+	entries, err := db.Store.ListTrail(ctx, tenant, since, *limit)
 	if err != nil {
 		return err
 	}

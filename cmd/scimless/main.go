@@ -23,8 +23,10 @@ commands:
   audit    list a tenant's writes (audit TENANT [-since 24h] [-limit 100])
   xaas     Okta Anything-as-a-Source: a tenant's Okta org, profile mapping,
            syncs and their status (xaas config|mapping|sync|status)
+  webhook  a tenant's webhooks for directory events (webhook add|list|remove|replay)
+  events   print a tenant's directory events as they arrive (events tail TENANT)
 
-tenant, token, schema, audit and xaas work on a table: -table NAME (default "scimless"),
+tenant, token, schema, audit, xaas, webhook and events work on a table: -table NAME (default "scimless"),
 -region REGION, -dynamodb-endpoint URL (a local endpoint; without it AWS with
 the standard credential chain).
 
@@ -59,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runSchema(ctx, args[1:], stdout, stderr)
 	case "xaas":
 		err = runXaaS(ctx, args[1:], stdout, stderr)
+	case "webhook":
+		err = runWebhook(ctx, args[1:], stdout, stderr)
+	case "events":
+		err = runEvents(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

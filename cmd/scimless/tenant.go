@@ -31,6 +31,7 @@ set      tenant settings; KEY= removes one:
            extensionPassThrough=true|false  accept unknown schema extensions
            rateLimit=N                      requests per second (0: no limit)
            auditTTLDays=N                   days audit entries are kept (default 90)
+           eventTTLDays=N                   days the Events API serves events (default 30)
 
 ` + tableFlagsUsage
 
@@ -44,12 +45,15 @@ var settingCheckers = map[string]func(string) error{
 		}
 		return nil
 	},
-	store.SettingAuditTTLDays: func(v string) error {
-		if n, err := strconv.Atoi(v); err != nil || n <= 0 {
-			return errors.New("want a positive number of days")
-		}
-		return nil
-	},
+	store.SettingAuditTTLDays: checkDays,
+	store.SettingEventTTLDays: checkDays,
+}
+
+func checkDays(v string) error {
+	if n, err := strconv.Atoi(v); err != nil || n <= 0 {
+		return errors.New("want a positive number of days")
+	}
+	return nil
 }
 
 func checkBool(v string) error {

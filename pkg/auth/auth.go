@@ -25,8 +25,9 @@ import (
 
 // Scopes a token can carry.
 const (
-	ScopeSCIM = "scim"
-	ScopeXaaS = "xaas"
+	ScopeSCIM   = "scim"
+	ScopeXaaS   = "xaas"
+	ScopeEvents = "events" // read the Events API
 )
 
 // ErrUnauthorized means the token is missing, malformed, unknown, expired or

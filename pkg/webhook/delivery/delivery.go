@@ -1,0 +1,321 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scimless/scimless/pkg/config"
+	"github.com/scimless/scimless/pkg/store"
+	"github.com/scimless/scimless/pkg/webhook"
+)
+
+// Job is one delivery of one event to one webhook, as queued.
+type Job struct {
+	Tenant    string          `json:"tenant"`
+	WebhookID string          `json:"webhook"`
+	EventID   string          `json:"eventId"`
+	Event     json.RawMessage `json:"event"`
+	// Attempt counts the attempts made so far.
+	Attempt int `json:"attempt"`
+	// First is when the job was first queued: retries stop RetryFor after it.
+	First time.Time `json:"first"`
+	// NotBefore is when the next attempt is due (zero: now).
+	NotBefore time.Time `json:"notBefore,omitzero"`
+}
+
+// Queue holds delivery jobs until they are due.
+type Queue interface {
+	// Enqueue queues jobs, each to be attempted at its NotBefore or later.
+	Enqueue(ctx context.Context, jobs []Job) error
+}
+
+// Defaults of a Dispatcher.
+const (
+	// DefaultTimeout cuts off a receiver that does not answer.
+	DefaultTimeout = 10 * time.Second
+	// DefaultRetryFor is how long a delivery is retried before the webhook
+	// is marked failing.
+	DefaultRetryFor = 25 * time.Hour
+	// DefaultBaseDelay and DefaultMaxDelay shape the exponential backoff.
+	DefaultBaseDelay = 5 * time.Second
+	DefaultMaxDelay  = time.Hour
+	// SuspendedDelay is how often a suspended tenant's deliveries check
+	// whether it was resumed.
+	SuspendedDelay = time.Minute
+	// cacheTTL bounds how stale a cached webhook or tenant read is.
+	cacheTTL = 15 * time.Second
+)
+
+// MetricDeliveriesFailed counts deliveries given up after their retries
+// (namespace config.MetricNamespace, no dimensions): the "gave up" log line
+// is a CloudWatch embedded-metric-format record, so an alarm on failing
+// webhooks needs no metric filter.
+const MetricDeliveriesFailed = "WebhookDeliveriesFailed"
+
+func failedMetric() []slog.Attr {
+	return []slog.Attr{
+		slog.Any("_aws", map[string]any{
+			"Timestamp": time.Now().UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace":  config.MetricNamespace,
+				"Dimensions": [][]string{{}},
+				"Metrics":    []map[string]string{{"Name": MetricDeliveriesFailed, "Unit": "Count"}},
+			}},
+		}),
+		slog.Int(MetricDeliveriesFailed, 1),
+	}
+}
+
+// Dispatcher attempts delivery jobs. It is safe for concurrent use.
+type Dispatcher struct {
+	store    *store.Store
+	queue    Queue
+	policy   Policy
+	client   *http.Client
+	log      *slog.Logger
+	now      func() time.Time
+	retryFor time.Duration
+	base     time.Duration
+	maxDelay time.Duration
+	jitter   func() float64
+	onDone   func(Job, error)
+
+	mu      sync.Mutex
+	hooks   map[string]cachedHook
+	tenants map[string]cachedTenant
+}
+
+type cachedHook struct {
+	w   *store.Webhook // nil: removed
+	exp time.Time
+}
+
+type cachedTenant struct {
+	suspended bool
+	exp       time.Time
+}
+
+// Option configures a Dispatcher.
+type Option func(*Dispatcher)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(d *Dispatcher) { d.now = now } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(d *Dispatcher) { d.log = l } }
+
+// WithBackoff sets the first retry delay, the largest delay and how long
+// deliveries are retried.
+func WithBackoff(base, maxDelay, retryFor time.Duration) Option {
+	return func(d *Dispatcher) { d.base, d.maxDelay, d.retryFor = base, maxDelay, retryFor }
+}
+
+// ErrRemoved is what WithOnDone reports for a job dropped because its
+// webhook was removed.
+var ErrRemoved = errors.New("webhook removed")
+
+// WithOnDone calls fn when a job is finished: delivered (nil), given up
+// after its retries (the last error), or dropped (ErrRemoved).
+func WithOnDone(fn func(Job, error)) Option { return func(d *Dispatcher) { d.onDone = fn } }
+
+// WithHTTPClient replaces the HTTP client (it must keep the policy checks).
+func WithHTTPClient(c *http.Client) Option { return func(d *Dispatcher) { d.client = c } }
+
+// NewClient returns the HTTP client deliveries use: a timeout of timeout,
+// no proxy, no redirects followed, and (under a strict policy) every
+// connection refused unless its address is public.
+func NewClient(p Policy, timeout time.Duration) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: p.dialControl}
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       60 * time.Second,
+	}
+	return &http.Client{
+		Transport:     tr,
+		Timeout:       timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// NewDispatcher returns a dispatcher that reads webhooks from st, delivers
+// under policy p and queues retries on q.
+func NewDispatcher(st *store.Store, q Queue, p Policy, opts ...Option) *Dispatcher {
+	d := &Dispatcher{store: st, queue: q, policy: p, client: NewClient(p, DefaultTimeout), log: slog.Default(), now: time.Now,
+		retryFor: DefaultRetryFor, base: DefaultBaseDelay, maxDelay: DefaultMaxDelay, jitter: rand.Float64,
+		hooks: map[string]cachedHook{}, tenants: map[string]cachedTenant{}}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
+}
+
+// Backoff returns the delay before retry number attempt (1 for the first
+// retry): exponential from the base delay, capped at the largest, with
+// jitter drawn from [d/2, d).
+func (d *Dispatcher) Backoff(attempt int) time.Duration {
+	delay := d.base
+	for i := 1; i < attempt && delay < d.maxDelay; i++ {
+		delay *= 2
+	}
+	delay = min(delay, d.maxDelay)
+	return delay/2 + time.Duration(d.jitter()*float64(delay/2))
+}
+
+// Handle attempts one job. A failed attempt is queued again with backoff,
+// or, once the job is older than the retry period, the webhook is marked
+// failing with the last error and the job is dropped. A suspended tenant's
+// job waits without using up its retries; a removed webhook's is dropped.
+// An error means the job must be handed back (it was neither delivered nor
+// queued again).
+func (d *Dispatcher) Handle(ctx context.Context, j Job) error {
+	now := d.now()
+	if j.First.IsZero() {
+		j.First = now
+	}
+	if j.NotBefore.After(now) {
+		return d.queue.Enqueue(ctx, []Job{j}) // not due yet (a queue's delay is capped)
+	}
+	suspended, err := d.suspended(ctx, j.Tenant)
+	if err != nil {
+		return err
+	}
+	if suspended {
+		j.NotBefore = now.Add(SuspendedDelay)
+		j.First = j.First.Add(SuspendedDelay) // a pause does not use up retries
+		return d.queue.Enqueue(ctx, []Job{j})
+	}
+	w, err := d.webhook(ctx, j.Tenant, j.WebhookID)
+	if err != nil {
+		return err
+	}
+	if w == nil {
+		d.log.InfoContext(ctx, "webhook delivery dropped: webhook removed", "tenant", j.Tenant, "webhook", j.WebhookID, "event_id", j.EventID)
+		d.done(j, ErrRemoved)
+		return nil
+	}
+	derr := d.Deliver(ctx, w, j.EventID, j.Event)
+	j.Attempt++
+	if derr == nil {
+		if w.Failing {
+			if err := d.store.MarkWebhookHealthy(ctx, j.Tenant, w.ID); err != nil {
+				d.log.WarnContext(ctx, "mark webhook healthy", "tenant", j.Tenant, "webhook", w.ID, "err", err.Error())
+			}
+			d.forget(j.Tenant, w.ID)
+		}
+		d.done(j, nil)
+		return nil
+	}
+	now = d.now()
+	if now.Sub(j.First) >= d.retryFor {
+		d.log.LogAttrs(ctx, slog.LevelWarn, "webhook delivery gave up", append(failedMetric(),
+			slog.String("tenant", j.Tenant), slog.String("webhook", w.ID), slog.String("event_id", j.EventID),
+			slog.Int("attempts", j.Attempt), slog.String("err", derr.Error()))...)
+		if err := d.store.MarkWebhookFailing(ctx, j.Tenant, w.ID, derr.Error(), now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		d.forget(j.Tenant, w.ID)
+		d.done(j, derr)
+		return nil
+	}
+	j.NotBefore = now.Add(d.Backoff(j.Attempt))
+	d.log.InfoContext(ctx, "webhook delivery failed; retrying", "tenant", j.Tenant, "webhook", w.ID, "event_id", j.EventID,
+		"attempt", j.Attempt, "retry_at", j.NotBefore.UTC().Format(time.RFC3339), "err", derr.Error())
+	return d.queue.Enqueue(ctx, []Job{j})
+}
+
+func (d *Dispatcher) done(j Job, err error) {
+	if d.onDone != nil {
+		d.onDone(j, err)
+	}
+}
+
+// maxResponse bounds how much of a receiver's answer is read.
+const maxResponse = 64 << 10
+
+// Deliver POSTs one event to the webhook, signed, and reports whether the
+// receiver acknowledged it with a 2xx status.
+func (d *Dispatcher) Deliver(ctx context.Context, w *store.Webhook, eventID string, body []byte) error {
+	if !d.policy.AllowHTTP && !strings.HasPrefix(strings.ToLower(w.URL), "https://") {
+		return fmt.Errorf("%w: %s: only https URLs are allowed", ErrURL, w.URL)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", w.URL, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "scimless-webhooks/1")
+	req.Header.Set(webhook.EventIDHeader, eventID)
+	req.Header.Set(webhook.SignatureHeader, webhook.Sign(w.Secret, time.Now(), body)) // wall time: what receivers check
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", w.URL, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("POST %s: %s", w.URL, resp.Status)
+	}
+	return nil
+}
+
+func (d *Dispatcher) suspended(ctx context.Context, tenant string) (bool, error) {
+	now := d.now()
+	d.mu.Lock()
+	c, ok := d.tenants[tenant]
+	d.mu.Unlock()
+	if ok && now.Before(c.exp) {
+		return c.suspended, nil
+	}
+	t, err := d.store.GetTenant(ctx, tenant)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, fmt.Errorf("webhook delivery: tenant %s: %w", tenant, err)
+	}
+	c = cachedTenant{suspended: t != nil && t.Suspended(), exp: now.Add(cacheTTL)}
+	d.mu.Lock()
+	d.tenants[tenant] = c
+	d.mu.Unlock()
+	return c.suspended, nil
+}
+
+func (d *Dispatcher) webhook(ctx context.Context, tenant, id string) (*store.Webhook, error) {
+	now := d.now()
+	key := tenant + "/" + id
+	d.mu.Lock()
+	c, ok := d.hooks[key]
+	d.mu.Unlock()
+	if ok && now.Before(c.exp) {
+		return c.w, nil
+	}
+	w, err := d.store.GetWebhook(ctx, tenant, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("webhook delivery: %w", err)
+	}
+	d.mu.Lock()
+	if len(d.hooks) > 10000 {
+		clear(d.hooks)
+	}
+	d.hooks[key] = cachedHook{w: w, exp: now.Add(cacheTTL)}
+	d.mu.Unlock()
+	return w, nil
+}
+
+func (d *Dispatcher) forget(tenant, id string) {
+	d.mu.Lock()
+	delete(d.hooks, tenant+"/"+id)
+	d.mu.Unlock()
+}
