@@ -36,6 +36,8 @@ func toSCIM(err error) *scimerr.Error {
 		return scimerr.Conflict("a resource with this unique value already exists")
 	case errors.Is(err, store.ErrVersion):
 		return scimerr.New(http.StatusPreconditionFailed, "", "the resource was modified by another request; read it again and retry")
+	case errors.Is(err, store.ErrBusy):
+		return contended()
 	case errors.Is(err, store.ErrTooLarge):
 		return scimerr.InvalidValue("a value exceeds the size the service accepts (%d bytes for identifiers, 400 KB per resource)", store.MaxKeyValue)
 	case errors.Is(err, auth.ErrSuspended): // wraps ErrUnauthorized: check first

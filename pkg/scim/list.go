@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,7 +14,6 @@ import (
 	"github.com/scimless/scimless/pkg/scim/filter"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
-	"github.com/scimless/scimless/pkg/store"
 )
 
 // query is a parsed list request (GET query string or POST /.search body).
@@ -416,18 +414,11 @@ func (s *Server) listing(rt func(*view) *schema.ResourceType, serve func(http.Re
 }
 
 // retryDelete runs del, a read-and-delete, again when another write won the
-// race (unless the client pinned a version with If-Match), and answers 204.
+// race (see retryWrite), and answers 204.
 func (s *Server) retryDelete(w http.ResponseWriter, r *http.Request, del func() error) {
-	for attempt := 0; ; attempt++ {
-		err := del()
-		if errors.Is(err, store.ErrVersion) && r.Header.Get("If-Match") == "" && attempt < maxWriteRetries {
-			continue
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+	if err := s.retryWrite(r, del); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
+	w.WriteHeader(http.StatusNoContent)
 }

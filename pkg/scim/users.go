@@ -14,10 +14,6 @@ import (
 	"github.com/scimless/scimless/pkg/store"
 )
 
-// maxWriteRetries bounds the read-modify-write retries of a PATCH, PUT or
-// DELETE that races another write of the same resource (without If-Match).
-const maxWriteRetries = 3
-
 // newID returns a random UUID (version 4), the id of a new resource.
 func newID() string {
 	var b [16]byte
@@ -209,36 +205,40 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 	s.writeUser(w, r, q, u)
 }
 
-// updateUser runs a read-modify-write of one user, retrying when another
-// write wins the race (unless the client pinned a version with If-Match).
+// updateUser runs a read-modify-write of one user, again on the new state
+// when another write wins the race (see retryWrite).
 func (s *Server) updateUser(r *http.Request, id string, modify func(u *store.User, doc Resource) (Resource, error)) (*store.User, Resource, error) {
-	for attempt := 0; ; attempt++ {
+	var (
+		out  *store.User
+		outD Resource
+	)
+	err := s.retryWrite(r, func() error {
 		prev, err := s.getUserChecked(r, id)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		doc, err := decodeDoc(prev)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		next, err := modify(prev, doc)
 		if err == nil {
 			err = checkRequired(s.viewOf(r).users, next)
 		}
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		pwHash, err := s.viewOf(r).passwordHash(next)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		userName, externalID, active, err := userFields(next)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		raw, err := json.Marshal(next)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		u := *prev
 		u.UserName, u.ExternalID, u.Active, u.Doc, u.Modified = userName, externalID, active, raw, s.now().UTC()
@@ -246,16 +246,19 @@ func (s *Server) updateUser(r *http.Request, id string, modify func(u *store.Use
 			u.PasswordHash = pwHash // a new password; otherwise the stored hash stays
 		}
 		err = s.store.UpdateUser(r.Context(), tenantOf(r), &u, prev)
-		switch {
-		case err == nil:
-			return &u, next, nil
-		case errors.Is(err, store.ErrConflict):
-			return nil, nil, scimerr.Conflict("a user with userName %q already exists", userName)
-		case errors.Is(err, store.ErrVersion) && r.Header.Get("If-Match") == "" && attempt < maxWriteRetries:
-			continue
+		if errors.Is(err, store.ErrConflict) {
+			return scimerr.Conflict("a user with userName %q already exists", userName)
 		}
+		if err != nil {
+			return err
+		}
+		out, outD = &u, next
+		return nil
+	})
+	if err != nil {
 		return nil, nil, err
 	}
+	return out, outD, nil
 }
 
 func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {

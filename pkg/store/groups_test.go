@@ -46,7 +46,7 @@ func TestGroupMembershipLifecycle(t *testing.T) {
 	if err := s.CreateGroup(ctx, "t1", newGroup("g2", "ADMINS")); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate displayName: %v", err)
 	}
-	added, err := s.AddMembers(ctx, "t1", "g1", []store.Member{{UserID: "u1"}, {UserID: "u2"}, {UserID: "ghost"}})
+	added, err := s.AddMembers(ctx, "t1", "g1", 0, []store.Member{{UserID: "u1"}, {UserID: "u2"}, {UserID: "ghost"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +64,10 @@ func TestGroupMembershipLifecycle(t *testing.T) {
 		t.Fatalf("groups of u2 = %v", ids)
 	}
 	// Idempotent add and remove of a non-member.
-	if _, err := s.AddMembers(ctx, "t1", "g1", []store.Member{{UserID: "u1"}}); err != nil {
+	if _, err := s.AddMembers(ctx, "t1", "g1", 0, []store.Member{{UserID: "u1"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveMembers(ctx, "t1", "g1", []string{"u3", "u2"}); err != nil {
+	if err := s.RemoveMembers(ctx, "t1", "g1", 0, []string{"u3", "u2"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := memberIDs(t, s, "t1", "g1"); !slices.Equal(got, []string{"u1"}) {
@@ -128,7 +128,7 @@ func TestConcurrentMemberChanges(t *testing.T) {
 			for i, id := range part {
 				ms[i] = store.Member{UserID: id}
 			}
-			if _, err := s.AddMembers(ctx, "t1", "g1", ms); err != nil {
+			if _, err := s.AddMembers(ctx, "t1", "g1", 0, ms); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -160,7 +160,7 @@ func TestUserDeletedWhileBeingAdded(t *testing.T) {
 	if err := s.DeleteUser(ctx, "t1", prev); err != nil {
 		t.Fatal(err)
 	}
-	if added, err := s.AddMembers(ctx, "t1", "g1", []store.Member{{UserID: "u1"}}); err != nil || len(added) != 0 {
+	if added, err := s.AddMembers(ctx, "t1", "g1", 0, []store.Member{{UserID: "u1"}}); err != nil || len(added) != 0 {
 		t.Fatalf("added %v, %v", added, err)
 	}
 	if got := memberIDs(t, s, "t1", "g1"); len(got) != 0 {
@@ -173,7 +173,7 @@ func TestUserDeletedWhileBeingAdded(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale, _ := s.GetUser(ctx, "t1", "u2")
-	if _, err := s.AddMembers(ctx, "t1", "g1", []store.Member{{UserID: "u2"}}); err != nil {
+	if _, err := s.AddMembers(ctx, "t1", "g1", 0, []store.Member{{UserID: "u2"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteUser(ctx, "t1", stale); !errors.Is(err, store.ErrVersion) {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,6 +36,10 @@ var (
 	ErrVersion = errors.New("version conflict")
 	// ErrTooLarge means a request would exceed a DynamoDB limit.
 	ErrTooLarge = errors.New("too large")
+	// ErrBusy means a transaction collided with a concurrent one on the same
+	// items (DynamoDB's TransactionConflict) even after the SDK's retries.
+	// Nothing was written; the caller may retry.
+	ErrBusy = errors.New("concurrent transaction")
 )
 
 // Store is the single-table data store. It is safe for concurrent use.
@@ -194,6 +199,12 @@ func txReasons(err error) []string {
 		codes[i] = aws.ToString(r.Code)
 	}
 	return codes
+}
+
+// isTxConflict reports whether a transaction was cancelled because another
+// transaction was writing one of its items.
+func isTxConflict(err error) bool {
+	return slices.Contains(txReasons(err), "TransactionConflict")
 }
 
 // isCondFailed reports whether err is a failed condition (plain or in a transaction).

@@ -219,6 +219,8 @@ func (s *Store) UpdateUser(ctx context.Context, tenant string, u *User, prev *Us
 		u.Version = prev.Version
 		reasons := txReasons(err)
 		switch {
+		case isTxConflict(err):
+			return fmt.Errorf("update user %s: %w: %w", u.ID, ErrBusy, err)
 		case len(reasons) == 3 && reasons[2] == "ConditionalCheckFailed":
 			return fmt.Errorf("update user %s: userName taken: %w", u.ID, ErrConflict)
 		case isCondFailed(err):
@@ -239,6 +241,9 @@ func (s *Store) DeleteUser(ctx context.Context, tenant string, prev *User) error
 		Delete(s.table.Delete(table.PartitionKey, pk).Range(table.SortKey, userNameSK(prev.UserName))).
 		Update(s.table.Update(table.PartitionKey, pk).Range(table.SortKey, userCountSK).Add(countAttr, -1))
 	if err := tx.Run(ctx); err != nil {
+		if isTxConflict(err) {
+			return fmt.Errorf("delete user %s: %w: %w", prev.ID, ErrBusy, err)
+		}
 		if isCondFailed(err) {
 			return fmt.Errorf("delete user %s: %w", prev.ID, ErrVersion)
 		}
