@@ -29,6 +29,9 @@ func toSCIM(err error) *scimerr.Error {
 	if e, ok := scimerr.As(err); ok {
 		return e
 	}
+	if se := (*store.SizeError)(nil); errors.As(err, &se) {
+		return scimerr.InvalidValue("the resource would take %d bytes when stored, over the %d-byte (400 KB) limit of a DynamoDB item; shorten or remove attribute values", se.Size, store.MaxItemBytes)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return scimerr.NotFound("resource not found")

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/scimless/scimless/pkg/jsonstr"
 	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/filter"
 	"github.com/scimless/scimless/pkg/scim/schema"
@@ -244,15 +247,72 @@ func sortResources(rt *schema.ResourceType, q query, rs []Resource) {
 	}
 }
 
-// page writes one ListResponse page of already-projected resources.
-func writePage(w http.ResponseWriter, items []any, total, startIndex int, next string) {
-	if items == nil {
-		items = []any{}
+// fitPage encodes the projected resources of a page, in order, as many as
+// fit in one response (s.maxResponse, as the body grows when the Lambda
+// runtime embeds it in its own JSON). A page that cannot hold all of them
+// holds fewer, and itemsPerPage says so: the client asks for the next page
+// from there. A resource too large for any response is refused with 400
+// tooMany.
+func (s *Server) fitPage(items []Resource) ([][]byte, error) {
+	budget := s.maxResponse - pageEnvelope
+	out := make([][]byte, 0, len(items))
+	for i, res := range items {
+		b, err := json.Marshal(res)
+		if err != nil {
+			return nil, fmt.Errorf("encode resource: %w", err)
+		}
+		budget -= jsonstr.QuotedLen(b) + 1
+		if budget < 0 {
+			if i == 0 {
+				return nil, tooLargeToReturn(res)
+			}
+			break
+		}
+		out = append(out, b)
 	}
-	writeJSON(w, http.StatusOK, listResponse{
-		Schemas: []string{schema.ListResponseURN}, TotalResults: total, StartIndex: startIndex,
-		ItemsPerPage: len(items), Resources: items, NextCursor: next,
-	})
+	return out, nil
+}
+
+// pageEnvelope bounds the size of a ListResponse around its resources.
+const pageEnvelope = 1024
+
+// tooLargeToReturn is the error for a resource larger than any response may
+// be (a group with very many members).
+func tooLargeToReturn(res Resource) error {
+	id, _ := res["id"].(string)
+	return scimerr.BadRequest(scimerr.TooManyType, "resource %q is larger than a response may be (%d bytes); leave out its largest attributes with excludedAttributes (for a group: excludedAttributes=members)", truncateID(id), MaxResponseBytes)
+}
+
+// writePage writes one ListResponse page of encoded resources.
+func writePage(w http.ResponseWriter, items [][]byte, total, startIndex int, next string) {
+	size := 256 + len(next)
+	for _, b := range items {
+		size += len(b) + 1
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, `{"schemas":["`+schema.ListResponseURN+`"],"totalResults":`...)
+	buf = strconv.AppendInt(buf, int64(total), 10)
+	buf = append(buf, `,"startIndex":`...)
+	buf = strconv.AppendInt(buf, int64(startIndex), 10)
+	buf = append(buf, `,"itemsPerPage":`...)
+	buf = strconv.AppendInt(buf, int64(len(items)), 10)
+	buf = append(buf, `,"Resources":[`...)
+	for i, b := range items {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, b...)
+	}
+	buf = append(buf, ']')
+	if next != "" {
+		buf = append(buf, `,"nextCursor":`...)
+		buf = jsonstr.Append(buf, next)
+	}
+	buf = append(buf, '}')
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf)
 }
 
 // writeSliceFor pages an in-memory result list of resource type rt.
@@ -282,10 +342,16 @@ func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schem
 			return
 		}
 	}
-	items := make([]any, 0, end-start)
-	for _, res := range window {
-		items = append(items, q.proj.apply(rt, res))
+	projected := make([]Resource, len(window))
+	for i, res := range window {
+		projected[i] = q.proj.apply(rt, res)
 	}
+	items, err := s.fitPage(projected)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	end = start + len(items)
 	next := ""
 	if q.cursor && end < len(matched) && end > start {
 		next = encodeCursor(tenantOf(r), matched[end-1]["id"].(string))
@@ -369,15 +435,25 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]any, len(rs))
+	projected := make([]Resource, len(rs))
 	for i, res := range rs {
-		out[i] = q.proj.apply(rt, res)
+		projected[i] = q.proj.apply(rt, res)
+	}
+	out, err := s.fitPage(projected)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(out) < len(rs) {
+		// The page was cut to fit a response: the next one starts after
+		// the last resource sent.
+		last = rs[len(out)-1]["id"].(string)
 	}
 	next := ""
-	if last != "" && (q.cursor || offset+len(items) < total) {
+	if last != "" && (q.cursor || offset+len(out) < total) {
 		if q.cursor {
 			next = encodeCursor(tenant, last)
-		} else if err := s.store.SaveCursor(ctx, tenant, key, offset+len(items), last); err != nil {
+		} else if err := s.store.SaveCursor(ctx, tenant, key, offset+len(out), last); err != nil {
 			// The page is still right; only the next one will cost more.
 			s.log.WarnContext(ctx, "save cursor failed", "err", err.Error(), "request_id", reqlog.IDFrom(ctx))
 		}

@@ -31,6 +31,12 @@ const (
 	MaxResults = 1000
 	// DefaultCount is the page size when the client gives no count.
 	DefaultCount = 100
+	// MaxResponseBytes is the largest response body sent. A Lambda
+	// function's response may hold 6 MB (6,291,456 bytes) once the body is
+	// embedded, escaped, in the JSON of the API Gateway response; bodies are
+	// measured that way, and 64 KB are kept for the headers and the rest of
+	// that envelope. A list page holds fewer resources rather than more.
+	MaxResponseBytes = 6<<20 - 64<<10
 	// MaxFilterScan is how many resources a filter no index can serve may
 	// evaluate in memory before the request is refused with 400 tooMany.
 	MaxFilterScan = 100000
@@ -78,6 +84,8 @@ type Server struct {
 	noAudit  bool
 	limits   *limiter
 	rate     func(ctx context.Context, tenant string) RateLimit
+	// maxResponse is MaxResponseBytes (lowered by tests).
+	maxResponse int
 }
 
 // New returns a server for cfg.
@@ -103,6 +111,7 @@ func New(cfg Config) *Server {
 	if s.rate == nil {
 		s.rate = s.tenantRateLimit
 	}
+	s.maxResponse = MaxResponseBytes
 	s.mux = s.routes()
 	return s
 }

@@ -91,9 +91,13 @@ func (s *Store) CreateGroup(ctx context.Context, tenant string, g *Group) error 
 		return fmt.Errorf("create group: %w", err)
 	}
 	g.Version = 1
+	item := s.groupItem(tenant, g)
+	if err := checkItemSize("group "+g.ID, item); err != nil {
+		return fmt.Errorf("create group: %w", err)
+	}
 	pk := tenantPK(tenant)
 	err := s.db.WriteTx().
-		Put(s.table.Put(s.groupItem(tenant, g)).If("attribute_not_exists($)", table.PartitionKey)).
+		Put(s.table.Put(item).If("attribute_not_exists($)", table.PartitionKey)).
 		Put(s.table.Put(guardItem{PK: pk, SK: groupNameSK(g.DisplayName), Type: "displayName", ID: g.ID}).If("attribute_not_exists($)", table.PartitionKey)).
 		Update(s.table.Update(table.PartitionKey, pk).Range(table.SortKey, groupCountSK).Add(countAttr, 1)).
 		Run(ctx)
@@ -220,7 +224,12 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant string, g *Group, prev *
 		return fmt.Errorf("update group %s: %w", g.ID, err)
 	}
 	g.Version, g.Created = prev.Version+1, prev.Created
-	put := s.table.Put(s.groupItem(tenant, g)).If("$ = ?", "ver", prev.Version)
+	item := s.groupItem(tenant, g)
+	if err := checkItemSize("group "+g.ID, item); err != nil {
+		g.Version = prev.Version
+		return fmt.Errorf("update group: %w", err)
+	}
+	put := s.table.Put(item).If("$ = ?", "ver", prev.Version)
 	if strings.EqualFold(g.DisplayName, prev.DisplayName) {
 		if err := put.Run(ctx); err != nil {
 			g.Version = prev.Version

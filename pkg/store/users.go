@@ -117,9 +117,13 @@ func (s *Store) CreateUser(ctx context.Context, tenant string, u *User) error {
 		return fmt.Errorf("create user: %w", err)
 	}
 	u.Version = 1
+	item := s.userItem(tenant, u)
+	if err := checkItemSize("user "+u.ID, item); err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
 	pk := tenantPK(tenant)
 	tx := s.db.WriteTx().
-		Put(s.table.Put(s.userItem(tenant, u)).If("attribute_not_exists($)", table.PartitionKey)).
+		Put(s.table.Put(item).If("attribute_not_exists($)", table.PartitionKey)).
 		Put(s.table.Put(guardItem{PK: pk, SK: userNameSK(u.UserName), Type: "userName", ID: u.ID}).If("attribute_not_exists($)", table.PartitionKey)).
 		Update(s.table.Update(table.PartitionKey, pk).Range(table.SortKey, userCountSK).Add(countAttr, 1))
 	if err := tx.Run(ctx); err != nil {
@@ -199,7 +203,12 @@ func (s *Store) UpdateUser(ctx context.Context, tenant string, u *User, prev *Us
 	}
 	u.Version = prev.Version + 1
 	u.Created = prev.Created
-	put := s.table.Put(s.userItem(tenant, u)).If("$ = ?", "ver", prev.Version)
+	item := s.userItem(tenant, u)
+	if err := checkItemSize("user "+u.ID, item); err != nil {
+		u.Version = prev.Version
+		return fmt.Errorf("update user: %w", err)
+	}
+	put := s.table.Put(item).If("$ = ?", "ver", prev.Version)
 	if strings.EqualFold(u.UserName, prev.UserName) {
 		if err := put.Run(ctx); err != nil {
 			u.Version = prev.Version
@@ -339,6 +348,9 @@ func (s *Store) ImportUsers(ctx context.Context, tenant string, users []*User) e
 		}
 		if u.Version == 0 {
 			u.Version = 1
+		}
+		if err := checkItemSize("user "+u.ID, s.userItem(tenant, u)); err != nil {
+			return fmt.Errorf("import users: %w", err)
 		}
 		items = append(items, s.userItem(tenant, u),
 			guardItem{PK: tenantPK(tenant), SK: userNameSK(u.UserName), Type: "userName", ID: u.ID})
