@@ -46,7 +46,7 @@ func TestErrorResponses(t *testing.T) {
 		{"string body", req{method: "POST", path: "/Users", body: `"a@b"`}, 400, "invalidSyntax", nil},
 		{"null body", req{method: "POST", path: "/Users", body: `null`}, 400, "invalidSyntax", nil},
 		{"trailing data", req{method: "POST", path: "/Users", body: `{"userName":"t@b"} {}`}, 400, "invalidSyntax", nil},
-		{"invalid UTF-8 is not a crash", req{method: "POST", path: "/Users", body: "{\"userName\":\"\xff\xfe\"}"}, 201, "", nil},
+		{"invalid UTF-8", req{method: "POST", path: "/Users", body: "{\"userName\":\"\xff\xfe\"}"}, 400, "invalidSyntax", nil},
 
 		// Wrong types.
 		{"userName number", req{method: "POST", path: "/Users", body: `{"userName":5}`}, 400, "invalidValue", nil},

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
+	"runtime/debug"
 	"strings"
 	"sync"
 
+	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/patch"
+	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -95,7 +97,11 @@ func memberValues(v any) ([]string, error) {
 	if !ok {
 		return nil, scimerr.InvalidValue("members must be an array of objects with a \"value\"")
 	}
+	if len(list) > schema.MaxMembersPerRequest {
+		return nil, scimerr.InvalidValue("members has %d values; one request may name at most %d members (send larger groups in several PATCH requests)", len(list), schema.MaxMembersPerRequest)
+	}
 	ids := make([]string, 0, len(list))
+	seen := make(map[string]bool, len(list))
 	for i, e := range list {
 		m, ok := e.(map[string]any)
 		if !ok {
@@ -110,7 +116,11 @@ func memberValues(v any) ([]string, error) {
 		if id == "" {
 			return nil, scimerr.InvalidValue("members[%d].value must be a non-empty string", i)
 		}
-		if !slices.Contains(ids, id) {
+		if hasControl(id) {
+			return nil, scimerr.InvalidValue("members[%d].value must not contain control characters", i)
+		}
+		if !seen[id] {
+			seen[id] = true
 			ids = append(ids, id)
 		}
 	}
@@ -125,12 +135,27 @@ func groupFields(doc Resource) (string, error) {
 	if len(name) > store.MaxKeyValue {
 		return "", scimerr.InvalidValue("displayName is longer than %d bytes", store.MaxKeyValue)
 	}
+	if err := checkIdentifier("displayName", name); err != nil {
+		return "", err
+	}
+	ext, _ := doc["externalId"].(string)
+	if len(ext) > store.MaxKeyValue {
+		return "", scimerr.InvalidValue("externalId is longer than %d bytes", store.MaxKeyValue)
+	}
+	if err := checkIdentifier("externalId", ext); err != nil {
+		return "", err
+	}
 	return name, nil
 }
 
 // checkUsers returns the users among ids, or 400 invalidValue naming the
 // first id that is not a user of the tenant.
 func (s *Server) checkUsers(ctx context.Context, tenant string, ids []string) (map[string]*store.User, error) {
+	for _, id := range ids {
+		if err := checkIdentifier("a member's value", id); err != nil {
+			return nil, err
+		}
+	}
 	users, err := s.store.ExistingUsers(ctx, tenant, ids)
 	if err != nil {
 		return nil, err
@@ -230,6 +255,9 @@ func decodeGroupDoc(g *store.Group) (Resource, error) {
 }
 
 func (s *Server) getGroupChecked(r *http.Request, id string) (*store.Group, error) {
+	if !possibleID(id) {
+		return nil, scimerr.NotFound("group %q not found", truncateID(id))
+	}
 	g, err := s.store.GetGroup(r.Context(), tenantOf(r), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, scimerr.NotFound("group %q not found", id)
@@ -258,6 +286,13 @@ func (s *Server) groupResources(r *http.Request, q query, groups []*store.Group,
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
+				defer func() {
+					if p := recover(); p != nil {
+						errs[i] = fmt.Errorf("read members of %s: panic: %v", g.ID, p)
+						s.log.ErrorContext(r.Context(), "panic reading group members", "panic", fmt.Sprint(p),
+							"stack", string(debug.Stack()), "request_id", reqlog.IDFrom(r.Context()))
+					}
+				}()
 				members[i], errs[i] = s.store.Members(r.Context(), tenantOf(r), g.ID)
 				if members[i] == nil && errs[i] == nil {
 					members[i] = []store.Member{}

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/scimless/scimless/pkg/jsonstr"
 	"github.com/scimless/scimless/pkg/reqlog"
@@ -34,6 +36,13 @@ type query struct {
 
 // parseQuery reads list parameters from the URL query.
 func parseQuery(rt *schema.ResourceType, v url.Values) (query, error) {
+	for k, vs := range v {
+		for _, x := range vs {
+			if !utf8.ValidString(k) || !utf8.ValidString(x) {
+				return query{}, scimerr.InvalidSyntax("the query parameter %q is not valid UTF-8", strings.ToValidUTF8(k, "\ufffd"))
+			}
+		}
+	}
 	split := func(s string) []string {
 		if s == "" {
 			return nil
@@ -70,7 +79,25 @@ func parseSearchBody(rt *schema.ResourceType, body []byte) (query, error) {
 	}
 	var sr searchRequest
 	for k, v := range obj {
+		if v == nil {
+			continue // an explicit null is the parameter's default
+		}
+		str := func() (string, error) {
+			s, ok := v.(string)
+			if !ok {
+				return "", scimerr.InvalidSyntax("%s must be a string", k)
+			}
+			return s, nil
+		}
 		switch strings.ToLower(k) {
+		case "schemas":
+			list, err := stringList(v)
+			if _, isArray := v.([]any); err != nil || !isArray {
+				return query{}, scimerr.InvalidSyntax("schemas must be an array of schema URNs")
+			}
+			if !slices.ContainsFunc(list, func(u string) bool { return strings.EqualFold(u, schema.SearchRequestURN) }) {
+				return query{}, scimerr.InvalidValue("schemas must be [%q]", schema.SearchRequestURN)
+			}
 		case "filter":
 			s, ok := v.(string)
 			if !ok {
@@ -82,6 +109,9 @@ func parseSearchBody(rt *schema.ResourceType, body []byte) (query, error) {
 			if !ok {
 				return query{}, scimerr.InvalidSyntax("%s must be a number", k)
 			}
+			if f != math.Trunc(f) || math.Abs(f) > 1<<31 {
+				return query{}, scimerr.InvalidValue("%s must be an integer", k)
+			}
 			n := strconv.FormatFloat(f, 'f', -1, 64)
 			if strings.EqualFold(k, "count") {
 				sr.Count = n
@@ -89,9 +119,13 @@ func parseSearchBody(rt *schema.ResourceType, body []byte) (query, error) {
 				sr.StartIndex = n
 			}
 		case "sortby":
-			sr.SortBy, _ = v.(string)
+			if sr.SortBy, err = str(); err != nil {
+				return query{}, err
+			}
 		case "sortorder":
-			sr.SortOrder, _ = v.(string)
+			if sr.SortOrder, err = str(); err != nil {
+				return query{}, err
+			}
 		case "attributes", "excludedattributes":
 			list, err := stringList(v)
 			if err != nil {
@@ -103,7 +137,9 @@ func parseSearchBody(rt *schema.ResourceType, body []byte) (query, error) {
 				sr.ExcludedAttributes = list
 			}
 		case "cursor":
-			sr.Cursor, _ = v.(string)
+			if sr.Cursor, err = str(); err != nil {
+				return query{}, err
+			}
 			sr.HasCursor = true
 		}
 	}

@@ -137,7 +137,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
 		if err := s.store.Ping(ctx); err != nil {
 			s.log.ErrorContext(ctx, "health check failed", "err", err.Error())
-			http.Error(rw, "store unavailable", http.StatusServiceUnavailable)
+			writeJSON(rw, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 			return
 		}
 		rw.Header().Set("Content-Type", "application/json")
@@ -167,6 +167,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.writeError(rw, r, err)
 		return
+	}
+	for _, h := range []string{"If-Match", "If-None-Match"} {
+		if hasControl(r.Header.Get(h)) {
+			s.writeError(rw, r, scimerr.InvalidSyntax("the %s header contains a control character", h))
+			return
+		}
 	}
 	r = r.WithContext(context.WithValue(auth.WithPrincipal(ctx, p), viewKey{}, v))
 	if r.ContentLength > MaxBodyBytes {

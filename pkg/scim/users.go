@@ -38,6 +38,12 @@ func userFields(doc Resource) (userName, externalID string, active bool, err err
 	if len(externalID) > store.MaxKeyValue {
 		return "", "", false, scimerr.InvalidValue("externalId is longer than %d bytes", store.MaxKeyValue)
 	}
+	if err := checkIdentifier("userName", userName); err != nil {
+		return "", "", false, err
+	}
+	if err := checkIdentifier("externalId", externalID); err != nil {
+		return "", "", false, err
+	}
 	active, ok := doc["active"].(bool)
 	if !ok {
 		active = true
@@ -162,9 +168,11 @@ func (s *Server) getUserChecked(r *http.Request, id string) (*store.User, error)
 
 // possibleID reports whether id could name a stored resource. Longer ids
 // cannot be part of a DynamoDB key (1,024 bytes at most), which DynamoDB
-// refuses with a ValidationException; they are answered as not found
-// without a read.
-func possibleID(id string) bool { return id != "" && len(id) <= store.MaxKeyValue }
+// refuses with a ValidationException; they, and ids with control
+// characters (never issued), are answered as not found without a read.
+func possibleID(id string) bool {
+	return id != "" && len(id) <= store.MaxKeyValue && !hasControl(id)
+}
 
 // truncateID shortens an id for an error detail.
 func truncateID(id string) string {
