@@ -35,20 +35,6 @@ import (
 // never gets a success for a request that was only partly applied. A
 // 1,000-member PATCH is 21 transactions.
 
-// groupRoutes registers the /Groups endpoints.
-func (s *Server) groupRoutes(m *http.ServeMux) {
-	p := Prefix
-	m.HandleFunc("GET "+p+"/Groups", s.listing(groupsOf, s.serveGroupList, false))
-	m.HandleFunc("POST "+p+"/Groups", s.createGroup)
-	m.HandleFunc("POST "+p+"/Groups/.search", s.listing(groupsOf, s.serveGroupList, true))
-	m.HandleFunc("GET "+p+"/Groups/{id}", s.getGroup)
-	m.HandleFunc("PUT "+p+"/Groups/{id}", s.replaceGroup)
-	m.HandleFunc("PATCH "+p+"/Groups/{id}", s.patchGroup)
-	m.HandleFunc("DELETE "+p+"/Groups/{id}", s.deleteGroup)
-	m.HandleFunc(p+"/Groups", s.methodNotAllowed("GET, POST"))
-	m.HandleFunc(p+"/Groups/{id}", s.methodNotAllowed("GET, PUT, PATCH, DELETE"))
-}
-
 // groupInput is a validated group body: its document (without members) and
 // its member ids, if members were given.
 type groupInput struct {
@@ -186,22 +172,19 @@ func (s *Server) toMembers(users map[string]*store.User, ids []string) []store.M
 	return out
 }
 
-func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	ctx, tenant := r.Context(), tenantOf(r)
 	in, err := s.decodeGroup(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	users, err := s.checkUsers(ctx, tenant, in.members)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	raw, err := json.Marshal(in.doc)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	now := s.now().UTC()
 	name, _ := groupFields(in.doc)
@@ -211,18 +194,17 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, store.ErrConflict) {
 			err = scimerr.Conflict("a group with displayName %q already exists", name)
 		}
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	members := s.toMembers(users, in.members)
 	if _, err := s.store.AddMembers(ctx, tenant, g.ID, 0, members); err != nil {
-		s.writeError(w, r, groupGone(err, g.ID))
-		return
+		return groupGone(err, g.ID)
 	}
 	res := s.renderGroup(r, g, in.doc, members)
 	w.Header().Set("Location", res["meta"].(map[string]any)["location"].(string))
 	q, _ := parseQuery(s.viewOf(r).groups, r.URL.Query())
 	s.writeResource(w, http.StatusCreated, g.Version, q.proj.apply(s.viewOf(r).groups, res))
+	return nil
 }
 
 // renderGroup returns the full group; members nil means "not read".
@@ -265,10 +247,21 @@ func (s *Server) getGroupChecked(r *http.Request, id string) (*store.Group, erro
 	if err != nil {
 		return nil, err
 	}
-	if im := r.Header.Get("If-Match"); im != "" && !etagMatches(im, g.Version) {
-		return nil, scimerr.New(http.StatusPreconditionFailed, "", "the group's version is %s, not the one in If-Match", etag(g.Version))
+	if err := checkIfMatch(r, "group", g.Version); err != nil {
+		return nil, err
 	}
 	return g, nil
+}
+
+// writeGroup writes one group, with its members unless the projection
+// leaves them out, as a 200 response.
+func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, q query, g *store.Group) error {
+	res, err := s.groupResources(r, q, []*store.Group{g}, false)
+	if err != nil {
+		return err
+	}
+	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.viewOf(r).groups, res[0]))
+	return nil
 }
 
 // groupResources renders groups, reading their members (concurrently, a few
@@ -314,28 +307,19 @@ func (s *Server) groupResources(r *http.Request, q query, groups []*store.Group,
 	return out, nil
 }
 
-func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(s.viewOf(r).groups, r.URL.Query())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	g, err := s.getGroupChecked(r, r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, g.Version) {
-		w.Header().Set("ETag", etag(g.Version))
-		w.WriteHeader(http.StatusNotModified)
-		return
+	if notModified(w, r, g.Version) {
+		return nil
 	}
-	res, err := s.groupResources(r, q, []*store.Group{g}, false)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.viewOf(r).groups, res[0]))
+	return s.writeGroup(w, r, q, g)
 }
 
 // updateGroup validates and applies a change of a group: modify returns the
@@ -470,16 +454,14 @@ func (s *Server) memberDiff(ctx context.Context, tenant, id string, mc patch.Mem
 	return add, remove, nil
 }
 
-func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
+func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(s.viewOf(r).groups, r.URL.Query())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	in, err := s.decodeGroup(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	g, _, err := s.updateGroup(r, r.PathValue("id"), func(*store.Group, Resource) (Resource, patch.MemberChange, error) {
 		mc := patch.MemberChange{}
@@ -492,75 +474,43 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
 		return in.doc, mc, nil
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	res, err := s.groupResources(r, q, []*store.Group{g}, false)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.viewOf(r).groups, res[0]))
+	return s.writeGroup(w, r, q, g)
 }
 
 // patchGroup applies a PATCH and answers 204 No Content (RFC 7644 §3.5.2
 // allows it; Okta and Entra accept it, and it spares returning a large member
 // list). With attributes or excludedAttributes in the query, it answers 200
 // with the group instead.
-func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.viewOf(r).groups, r.URL.Query())
+func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) error {
+	rt := s.viewOf(r).groups
+	q, req, err := s.decodePatch(r, rt)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	req, err := patch.Decode(body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	g, _, err := s.updateGroup(r, r.PathValue("id"), func(prev *store.Group, doc Resource) (Resource, patch.MemberChange, error) {
-		rest, mc, err := patch.SplitMembers(s.viewOf(r).groups, req.Operations)
-		if err != nil {
-			return nil, mc, err
+		rest, mc, err := patch.SplitMembers(rt, req.Operations)
+		if err != nil || len(rest) == 0 {
+			return doc, mc, err
 		}
-		if len(rest) == 0 {
-			return doc, mc, nil
-		}
-		doc["id"] = prev.ID
-		out, err := patch.Apply(s.viewOf(r).groups, doc, rest)
-		if err != nil {
-			return nil, mc, err
-		}
-		delete(out, "id")
-		delete(out, "members")
-		next, err := normalizeExt(s.viewOf(r).groups, out, s.viewOf(r).passThrough)
+		next, err := s.applyPatch(r, rt, prev.ID, doc, rest, "members")
 		return next, mc, err
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", etag(g.Version))
 	v := r.URL.Query()
 	if !v.Has("attributes") && !v.Has("excludedAttributes") {
 		w.WriteHeader(http.StatusNoContent)
-		return
+		return nil
 	}
-	res, err := s.groupResources(r, q, []*store.Group{g}, false)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.viewOf(r).groups, res[0]))
+	return s.writeGroup(w, r, q, g)
 }
 
-func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	s.retryDelete(w, r, func() error {
+func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) error {
+	return s.retryDelete(w, r, func() error {
 		prev, err := s.getGroupChecked(r, r.PathValue("id"))
 		if err != nil {
 			return err
@@ -572,17 +522,16 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
 // serveGroupList answers a group list: displayName, externalId, id and
 // members.value equality from keys and indexes, unfiltered listings from the
 // cursor cache, anything else evaluated in memory within the tenant.
-func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query) {
+func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query) error {
 	ctx, tenant := r.Context(), tenantOf(r)
 	if q.filter == nil && q.sortBy == "" {
-		pageAll(s, w, r, q, "groups", s.store.CountGroups,
+		return pageAll(s, w, r, q, "groups", s.store.CountGroups,
 			func(ctx context.Context, tenant, after string, n int) ([]*store.Group, string, error) {
 				p, err := s.store.ListGroups(ctx, tenant, after, n)
 				return p.Groups, p.Last, err
 			},
 			func(gs []*store.Group) ([]Resource, error) { return s.groupResources(r, q, gs, false) },
 			s.viewOf(r).groups)
-		return
 	}
 	var candidates []*store.Group
 	indexed := false
@@ -620,8 +569,7 @@ func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query)
 			}
 		}
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	if !indexed {
@@ -629,13 +577,11 @@ func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query)
 		for {
 			p, err := s.store.ListGroups(ctx, tenant, after, 500)
 			if err != nil {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 			candidates = append(candidates, p.Groups...)
 			if len(candidates) > MaxFilterScan {
-				s.writeError(w, r, scimerr.BadRequest(scimerr.TooManyType, "this filter needs more than %d groups evaluated; filter on id, displayName, externalId or members.value", MaxFilterScan))
-				return
+				return scimerr.BadRequest(scimerr.TooManyType, "this filter needs more than %d groups evaluated; filter on id, displayName, externalId or members.value", MaxFilterScan)
 			}
 			if p.Last == "" {
 				break
@@ -646,8 +592,7 @@ func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query)
 	filterOnMembers := q.filter != nil && strings.Contains(q.rawFilter, "members")
 	all, err := s.groupResources(r, q, candidates, filterOnMembers)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	matched := all[:0]
 	for _, res := range all {
@@ -658,5 +603,5 @@ func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query)
 	if q.sortBy != "" {
 		sortResources(s.viewOf(r).groups, q, matched)
 	}
-	s.writeSliceFor(w, r, s.viewOf(r).groups, q, matched, nil)
+	return s.writeSliceFor(w, r, s.viewOf(r).groups, q, matched, nil)
 }

@@ -354,7 +354,7 @@ func writePage(w http.ResponseWriter, items [][]byte, total, startIndex int, nex
 // writeSliceFor pages an in-memory result list of resource type rt.
 // enrich, if not nil, completes the resources of the page (e.g. a user's
 // groups) before projection.
-func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schema.ResourceType, q query, matched []Resource, enrich func([]Resource) ([]Resource, error)) {
+func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schema.ResourceType, q query, matched []Resource, enrich func([]Resource) ([]Resource, error)) error {
 	start := q.startIndex - 1
 	if q.cursor {
 		// Cursor paging over an in-memory result: the cursor is the last id.
@@ -374,8 +374,7 @@ func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schem
 	if enrich != nil {
 		var err error
 		if window, err = enrich(window); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	projected := make([]Resource, len(window))
@@ -384,8 +383,7 @@ func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schem
 	}
 	items, err := s.fitPage(projected)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	end = start + len(items)
 	next := ""
@@ -397,6 +395,7 @@ func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schem
 		si = 1
 	}
 	writePage(w, items, len(matched), si, next)
+	return nil
 }
 
 // indexEquality returns the filter's index-servable equality, if any.
@@ -416,12 +415,11 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 	list func(ctx context.Context, tenant, after string, n int) ([]T, string, error),
 	render func([]T) ([]Resource, error),
 	rt *schema.ResourceType,
-) {
+) error {
 	ctx, tenant := r.Context(), tenantOf(r)
 	total, err := count(ctx, tenant)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	offset := q.startIndex - 1
 	si := q.startIndex
@@ -430,7 +428,7 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 	}
 	if q.count == 0 || (!q.cursor && offset >= total) {
 		writePage(w, nil, total, si, "")
-		return
+		return nil
 	}
 	after := ""
 	switch {
@@ -440,8 +438,7 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 		var ok bool
 		after, ok, err = s.store.LoadCursor(ctx, tenant, key, offset)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if !ok {
 			// No saved cursor (a client jumping ahead, or it expired): walk
@@ -449,13 +446,12 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 			for remaining := offset; remaining > 0; {
 				batch, last, err := list(ctx, tenant, after, min(remaining, MaxResults))
 				if err != nil {
-					s.writeError(w, r, err)
-					return
+					return err
 				}
 				remaining -= len(batch)
 				if last == "" { // fewer than offset items
 					writePage(w, nil, total, si, "")
-					return
+					return nil
 				}
 				after = last
 			}
@@ -463,13 +459,11 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 	}
 	items, last, err := list(ctx, tenant, after, q.count)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	rs, err := render(items)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	projected := make([]Resource, len(rs))
 	for i, res := range rs {
@@ -477,8 +471,7 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 	}
 	out, err := s.fitPage(projected)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if len(out) < len(rs) {
 		// The page was cut to fit a response: the next one starts after
@@ -495,6 +488,7 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 		}
 	}
 	writePage(w, out, total, si, next)
+	return nil
 }
 
 func usersOf(v *view) *schema.ResourceType  { return v.users }
@@ -502,8 +496,8 @@ func groupsOf(v *view) *schema.ResourceType { return v.groups }
 
 // listing serves a list request of a resource type: GET with query
 // parameters, or (search) POST /.search with a SearchRequest body.
-func (s *Server) listing(rt func(*view) *schema.ResourceType, serve func(http.ResponseWriter, *http.Request, query), search bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listing(rt func(*view) *schema.ResourceType, serve func(http.ResponseWriter, *http.Request, query) error, search bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		var q query
 		var err error
 		if search {
@@ -518,19 +512,18 @@ func (s *Server) listing(rt func(*view) *schema.ResourceType, serve func(http.Re
 			q.after, err = checkCursor(tenantOf(r), q.after)
 		}
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
-		serve(w, r, q)
+		return serve(w, r, q)
 	}
 }
 
 // retryDelete runs del, a read-and-delete, again when another write won the
 // race (see retryWrite), and answers 204.
-func (s *Server) retryDelete(w http.ResponseWriter, r *http.Request, del func() error) {
+func (s *Server) retryDelete(w http.ResponseWriter, r *http.Request, del func() error) error {
 	if err := s.retryWrite(r, del); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

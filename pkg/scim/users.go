@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/scimless/scimless/pkg/scim/patch"
+	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -52,16 +53,14 @@ func userFields(doc Resource) (userName, externalID string, active bool, err err
 	return userName, externalID, active, nil
 }
 
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	body, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	in, err := decodeObject(body)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	v := s.viewOf(r)
 	doc, err := normalizeExt(v.users, in, v.passThrough)
@@ -69,23 +68,19 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		err = checkRequired(v.users, doc)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	pwHash, err := v.passwordHash(doc)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	userName, externalID, active, err := userFields(doc)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	raw, err := json.Marshal(doc)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	now := s.now().UTC()
 	u := &store.User{ID: newID(), UserName: userName, ExternalID: externalID, Active: active, Doc: raw, Created: now, Modified: now, PasswordHash: pwHash}
@@ -93,39 +88,38 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, store.ErrConflict) {
 			err = scimerr.Conflict("a user with userName %q already exists", userName)
 		}
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res := s.renderUser(r, u, doc)
 	w.Header().Set("Location", res["meta"].(map[string]any)["location"].(string))
 	q, _ := parseQuery(s.viewOf(r).users, r.URL.Query())
 	s.writeResource(w, http.StatusCreated, u.Version, q.proj.apply(s.viewOf(r).users, res))
+	return nil
 }
 
 // writeUser writes one user, with its groups, as a 200 response.
-func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, q query, u *store.User) {
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, q query, u *store.User) error {
 	groups, err := s.userGroups(r, q, []*store.User{u})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeUserBody(w, r, q, u, groups)
+	return s.writeUserBody(w, r, q, u, groups)
 }
 
 // writeUserBody writes u with its resolved groups: the default
 // representation straight from the stored JSON (see fastjson.go), any other
 // projection through the generic renderer.
-func (s *Server) writeUserBody(w http.ResponseWriter, r *http.Request, q query, u *store.User, groups map[string]*store.Group) {
+func (s *Server) writeUserBody(w http.ResponseWriter, r *http.Request, q query, u *store.User, groups map[string]*store.Group) error {
 	if q.proj.include == nil && q.proj.exclude == nil && s.viewOf(r).plainUsers {
 		writeRaw(w, http.StatusOK, u.Version, appendUserJSON(make([]byte, 0, len(u.Doc)+512), s.viewOf(r).users, s.base(r), u, groups))
-		return
+		return nil
 	}
 	res, err := s.userResource(r, u, groups)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.viewOf(r).users, res))
+	return nil
 }
 
 func (s *Server) renderUser(r *http.Request, u *store.User, doc Resource) Resource {
@@ -160,10 +154,63 @@ func (s *Server) getUserChecked(r *http.Request, id string) (*store.User, error)
 	if err != nil {
 		return nil, err
 	}
-	if im := r.Header.Get("If-Match"); im != "" && !etagMatches(im, u.Version) {
-		return nil, scimerr.New(http.StatusPreconditionFailed, "", "the user's version is %s, not the one in If-Match", etag(u.Version))
+	if err := checkIfMatch(r, "user", u.Version); err != nil {
+		return nil, err
 	}
 	return u, nil
+}
+
+// checkIfMatch returns 412 when the request's If-Match names no current
+// version of the resource (a kind such as "user") at version.
+func checkIfMatch(r *http.Request, kind string, version int64) error {
+	if im := r.Header.Get("If-Match"); im != "" && !etagMatches(im, version) {
+		return scimerr.New(http.StatusPreconditionFailed, "", "the %s's version is %s, not the one in If-Match", kind, etag(version))
+	}
+	return nil
+}
+
+// notModified answers 304 Not Modified, and reports true, when the
+// request's If-None-Match names version.
+func notModified(w http.ResponseWriter, r *http.Request, version int64) bool {
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, version) {
+		w.Header().Set("ETag", etag(version))
+		w.WriteHeader(http.StatusNotModified)
+		return true
+	}
+	return false
+}
+
+// decodePatch reads the query and the PatchOp body of a PATCH of a resource
+// of type rt.
+func (s *Server) decodePatch(r *http.Request, rt *schema.ResourceType) (query, *patch.Request, error) {
+	q, err := parseQuery(rt, r.URL.Query())
+	if err != nil {
+		return q, nil, err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return q, nil, err
+	}
+	req, err := patch.Decode(body)
+	return q, req, err
+}
+
+// applyPatch applies PATCH operations to the stored document of the
+// resource id (of type rt) and returns the new document, normalised as a
+// PUT body would be. id is visible to the operations' filters, and
+// attributes dropped (read-only ones such as members, which are stored
+// apart) never reach the document.
+func (s *Server) applyPatch(r *http.Request, rt *schema.ResourceType, id string, doc Resource, ops []patch.Operation, drop ...string) (Resource, error) {
+	doc["id"] = id
+	out, err := patch.Apply(rt, doc, ops)
+	if err != nil {
+		return nil, err
+	}
+	delete(out, "id")
+	for _, k := range drop {
+		delete(out, k)
+	}
+	return normalizeExt(rt, out, s.viewOf(r).passThrough)
 }
 
 // possibleID reports whether id could name a stored resource. Longer ids
@@ -194,23 +241,19 @@ func etagMatches(header string, version int64) bool {
 	return false
 }
 
-func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(s.viewOf(r).users, r.URL.Query())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u, err := s.getUserChecked(r, r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, u.Version) {
-		w.Header().Set("ETag", etag(u.Version))
-		w.WriteHeader(http.StatusNotModified)
-		return
+	if notModified(w, r, u.Version) {
+		return nil
 	}
-	s.writeUser(w, r, q, u)
+	return s.writeUser(w, r, q, u)
 }
 
 // updateUser runs a read-modify-write of one user, again on the new state
@@ -269,31 +312,26 @@ func (s *Server) updateUser(r *http.Request, id string, modify func(u *store.Use
 	return out, outD, nil
 }
 
-func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(s.viewOf(r).users, r.URL.Query())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	body, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	in, err := decodeObject(body)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	id := r.PathValue("id")
 	if bid, ok := in["id"].(string); ok && bid != "" && bid != id {
-		s.writeError(w, r, scimerr.Mutability("the id in the body (%q) does not match the URL", bid))
-		return
+		return scimerr.Mutability("the id in the body (%q) does not match the URL", bid)
 	}
 	next, err := normalizeExt(s.viewOf(r).users, in, s.viewOf(r).passThrough)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u, _, err := s.updateUser(r, id, func(prev *store.User, cur Resource) (Resource, error) {
 		n := make(Resource, len(next)+1)
@@ -308,47 +346,28 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
 		return n, nil
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeUser(w, r, q, u)
+	return s.writeUser(w, r, q, u)
 }
 
-func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.viewOf(r).users, r.URL.Query())
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
+	rt := s.viewOf(r).users
+	q, req, err := s.decodePatch(r, rt)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	req, err := patch.Decode(body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id := r.PathValue("id")
-	u, _, err := s.updateUser(r, id, func(prev *store.User, cur Resource) (Resource, error) {
-		cur["id"] = prev.ID
-		out, err := patch.Apply(s.viewOf(r).users, cur, req.Operations)
-		if err != nil {
-			return nil, err
-		}
-		delete(out, "id")
-		return normalizeExt(s.viewOf(r).users, out, s.viewOf(r).passThrough)
+	u, _, err := s.updateUser(r, r.PathValue("id"), func(prev *store.User, cur Resource) (Resource, error) {
+		return s.applyPatch(r, rt, prev.ID, cur, req.Operations)
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeUser(w, r, q, u)
+	return s.writeUser(w, r, q, u)
 }
 
-func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
-	s.retryDelete(w, r, func() error {
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	return s.retryDelete(w, r, func() error {
 		prev, err := s.getUserChecked(r, r.PathValue("id"))
 		if err != nil {
 			return err
@@ -367,11 +386,10 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 // serves it: an index for id / userName / externalId equality, the cursor
 // cache for unfiltered index paging, and a bounded in-memory evaluation
 // within the tenant for anything else.
-func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) {
+func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) error {
 	ctx, tenant := r.Context(), tenantOf(r)
 	if q.filter == nil && q.sortBy == "" {
-		s.pageAllUsers(w, r, q)
-		return
+		return s.pageAllUsers(w, r, q)
 	}
 	var candidates []*store.User
 	indexed := false
@@ -403,8 +421,7 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 				candidates, err = s.store.UsersByExternalID(ctx, tenant, eq.Value)
 			}
 			if err != nil {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 		}
 	}
@@ -429,8 +446,7 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 	if indexed {
 		for _, u := range candidates {
 			if err := consider(u); err != nil {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 		}
 	} else {
@@ -452,8 +468,7 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 			err = ferr
 		}
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	if q.sortBy != "" {
@@ -469,12 +484,12 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 		}
 		return s.userResources(r, q, us)
 	}
-	s.writeSliceFor(w, r, s.viewOf(r).users, q, matched, enrich)
+	return s.writeSliceFor(w, r, s.viewOf(r).users, q, matched, enrich)
 }
 
 // pageAllUsers serves an unfiltered page of users.
-func (s *Server) pageAllUsers(w http.ResponseWriter, r *http.Request, q query) {
-	pageAll(s, w, r, q, "users", s.store.CountUsers,
+func (s *Server) pageAllUsers(w http.ResponseWriter, r *http.Request, q query) error {
+	return pageAll(s, w, r, q, "users", s.store.CountUsers,
 		func(ctx context.Context, tenant, after string, n int) ([]*store.User, string, error) {
 			p, err := s.store.ListUsers(ctx, tenant, after, n)
 			return p.Users, p.Last, err
