@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -25,6 +26,15 @@ type errorBody struct {
 
 // toSCIM maps any error to the SCIM error the client sees. Errors that are not
 // the client's fault become a 500 whose detail reveals nothing internal.
+func (s *Server) toSCIM(err error) *scimerr.Error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return s.timedOut()
+	}
+	return toSCIM(err)
+}
+
+// toSCIM maps err to a SCIM error (see Server.toSCIM, which also knows the
+// request timeout).
 func toSCIM(err error) *scimerr.Error {
 	if e, ok := scimerr.As(err); ok {
 		return e
@@ -53,7 +63,7 @@ func toSCIM(err error) *scimerr.Error {
 
 // writeError writes err as an RFC 7644 §3.12 error body and logs server faults.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	e := toSCIM(err)
+	e := s.toSCIM(err)
 	if e.Status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "err", err.Error(), "request_id", reqlog.IDFrom(r.Context()))
 	}

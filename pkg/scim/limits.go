@@ -86,6 +86,13 @@ func tooManyRequests(wait time.Duration) *scimerr.Error {
 	return e
 }
 
+// timedOut is the 503 of a request that ran out of time.
+func (s *Server) timedOut() *scimerr.Error {
+	e := scimerr.New(http.StatusServiceUnavailable, "", "the request took longer than %s and was stopped; it may or may not have been applied, retry it", s.timeout)
+	e.RetryAfter = 5
+	return e
+}
+
 // bufferedWriter holds a response until the handler finishes, so a timed-out
 // request can be answered with a clean 503 instead.
 type bufferedWriter struct {
@@ -128,11 +135,7 @@ func (s *Server) withTimeout(w http.ResponseWriter, r *http.Request, h http.Hand
 		defer func() { done <- recover() }()
 		h.ServeHTTP(bw, inner)
 	}()
-	timedOut := func() {
-		e := scimerr.New(http.StatusServiceUnavailable, "", "the request took longer than %s and was stopped; it may or may not have been applied, retry it", s.timeout)
-		e.RetryAfter = 5
-		s.writeError(w, r, e)
-	}
+	timedOut := func() { s.writeError(w, r, s.timedOut()) }
 	select {
 	case p := <-done:
 		if p != nil {

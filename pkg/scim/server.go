@@ -138,6 +138,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.health(rw, r)
 		return
 	}
+	if s.timeout > 0 {
+		// The deadline covers everything, from authentication on.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	r.URL.Path = canonicalPath(r.URL.Path)
 	if r.URL.RawPath != "" {
 		r.URL.RawPath = canonicalPath(r.URL.RawPath)
