@@ -203,8 +203,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	res := s.renderGroup(r, g, in.doc, members)
 	w.Header().Set("Location", res["meta"].(map[string]any)["location"].(string))
 	q, _ := parseQuery(s.viewOf(r).groups, r.URL.Query())
-	s.writeResource(w, http.StatusCreated, g.Version, q.proj.apply(s.viewOf(r).groups, res))
-	return nil
+	return s.writeResource(w, http.StatusCreated, g.Version, q.proj.apply(s.viewOf(r).groups, res))
 }
 
 // renderGroup returns the full group; members nil means "not read".
@@ -260,8 +259,7 @@ func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, q query, g *
 	if err != nil {
 		return err
 	}
-	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.viewOf(r).groups, res[0]))
-	return nil
+	return s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.viewOf(r).groups, res[0]))
 }
 
 // groupResources renders groups, reading their members (concurrently, a few

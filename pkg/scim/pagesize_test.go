@@ -95,9 +95,22 @@ func TestResourceTooLargeForAnyPage(t *testing.T) {
 	for i := range 20 {
 		members = append(members, map[string]any{"value": h.createUser(map[string]any{"userName": fmt.Sprintf("m%02d@example.com", i)})})
 	}
-	mustStatus(t, h.do(req{method: "POST", path: "/Groups", body: map[string]any{"displayName": "many", "members": members}}), http.StatusCreated)
+	gid := mustStatus(t, h.do(req{method: "POST", path: "/Groups", body: map[string]any{"displayName": "many", "members": members}}), http.StatusCreated)["id"].(string)
 	h.srv.maxResponse = 3000
-	m := mustStatus(t, h.do(req{method: "GET", path: "/Groups"}), http.StatusBadRequest)
+	for _, path := range []string{"/Groups/" + gid, "/Groups?filter=" + url.QueryEscape(`displayName eq "many"`)} {
+		if m := mustStatus(t, h.do(req{method: "GET", path: path}), http.StatusBadRequest); m["scimType"] != "tooMany" {
+			t.Errorf("GET %s: %v, want tooMany", path, m)
+		}
+	}
+	mustStatus(t, h.do(req{method: "GET", path: "/Groups/" + gid + "?excludedAttributes=members"}), http.StatusOK)
+	// The members can be read from the users instead.
+	h.srv.maxResponse = MaxResponseBytes
+	m := mustStatus(t, h.do(req{method: "GET", path: "/Users?filter=" + url.QueryEscape(`groups.value eq "`+gid+`"`)}), http.StatusOK)
+	if m["totalResults"].(float64) != 20 {
+		t.Errorf("users in the group: %v, want 20", m["totalResults"])
+	}
+	h.srv.maxResponse = 3000
+	m = mustStatus(t, h.do(req{method: "GET", path: "/Groups"}), http.StatusBadRequest)
 	if m["scimType"] != "tooMany" || !strings.Contains(m["detail"].(string), "excludedAttributes=members") {
 		t.Errorf("error %v, want tooMany pointing to excludedAttributes=members", m)
 	}

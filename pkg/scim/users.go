@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/scimless/scimless/pkg/jsonstr"
 	"github.com/scimless/scimless/pkg/scim/patch"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
@@ -93,8 +94,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	res := s.renderUser(r, u, doc)
 	w.Header().Set("Location", res["meta"].(map[string]any)["location"].(string))
 	q, _ := parseQuery(s.viewOf(r).users, r.URL.Query())
-	s.writeResource(w, http.StatusCreated, u.Version, q.proj.apply(s.viewOf(r).users, res))
-	return nil
+	return s.writeResource(w, http.StatusCreated, u.Version, q.proj.apply(s.viewOf(r).users, res))
 }
 
 // writeUser writes one user, with its groups, as a 200 response.
@@ -118,17 +118,26 @@ func (s *Server) writeUserBody(w http.ResponseWriter, r *http.Request, q query, 
 	if err != nil {
 		return err
 	}
-	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.viewOf(r).users, res))
-	return nil
+	return s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.viewOf(r).users, res))
 }
 
 func (s *Server) renderUser(r *http.Request, u *store.User, doc Resource) Resource {
 	return render(s.viewOf(r).users, s.base(r), doc, meta{ID: u.ID, Created: u.Created, Modified: u.Modified, Version: u.Version})
 }
 
-func (s *Server) writeResource(w http.ResponseWriter, status int, version int64, res Resource) {
-	w.Header().Set("ETag", etag(version))
-	writeJSON(w, status, res)
+// writeResource writes one resource with its ETag. A resource larger than
+// any response may be (a group with a very large member list) is refused
+// with 400 tooMany instead.
+func (s *Server) writeResource(w http.ResponseWriter, status int, version int64, res Resource) error {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("encode resource: %w", err)
+	}
+	if jsonstr.QuotedLen(b) > s.maxResponse {
+		return tooLargeToReturn(res)
+	}
+	writeRaw(w, status, version, b)
+	return nil
 }
 
 func decodeDoc(u *store.User) (Resource, error) {
