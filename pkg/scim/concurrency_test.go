@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -197,4 +200,49 @@ func TestRetryWrite(t *testing.T) {
 			t.Errorf("%d attempts, want retries", n)
 		}
 	})
+}
+
+// lineWriter hands each log line to the test through a channel.
+type lineWriter chan string
+
+func (c lineWriter) Write(p []byte) (int, error) { c <- string(p); return len(p), nil }
+
+// TestHandlerPanics checks that a handler's panic is answered with a SCIM
+// 500 and logged with the request id, also when the request has already been
+// answered with a timeout and the panic comes later.
+func TestHandlerPanics(t *testing.T) {
+	logs := make(lineWriter, 16)
+	s := New(Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), RequestTimeout: 50 * time.Millisecond})
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		status  int
+	}{
+		{"at once", func(http.ResponseWriter, *http.Request) { panic("boom at once") }, http.StatusInternalServerError},
+		{"after the timeout", func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done(); panic("boom after the timeout") }, http.StatusServiceUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, r := reqlog.Start(httptest.NewRecorder(), httptest.NewRequest("GET", "/scim/v2/Users", nil))
+			w := httptest.NewRecorder()
+			s.withTimeout(w, r, tc.handler)
+			checkEnvelope(t, tc.name, w)
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d", w.Code, tc.status)
+			}
+			deadline := time.After(5 * time.Second)
+			for {
+				select {
+				case line := <-logs:
+					if strings.Contains(line, `"msg":"panic"`) && strings.Contains(line, tc.name) {
+						if !strings.Contains(line, `"request_id":"`+rec.ID+`"`) {
+							t.Errorf("panic logged without the request id %s: %s", rec.ID, line)
+						}
+						return
+					}
+				case <-deadline:
+					t.Fatal("the panic was not logged")
+				}
+			}
+		})
+	}
 }

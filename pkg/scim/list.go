@@ -283,16 +283,17 @@ func sortResources(rt *schema.ResourceType, q query, rs []Resource) {
 	}
 }
 
-// fitPage encodes the projected resources of a page, in order, as many as
+// fitPage projects and encodes the resources of a page, in order, as many as
 // fit in one response (s.maxResponse, as the body grows when the Lambda
 // runtime embeds it in its own JSON). A page that cannot hold all of them
 // holds fewer, and itemsPerPage says so: the client asks for the next page
 // from there. A resource too large for any response is refused with 400
 // tooMany.
-func (s *Server) fitPage(items []Resource) ([][]byte, error) {
+func (s *Server) fitPage(rt *schema.ResourceType, proj projection, items []Resource) ([][]byte, error) {
 	budget := s.maxResponse - pageEnvelope
 	out := make([][]byte, 0, len(items))
 	for i, res := range items {
+		res = proj.apply(rt, res)
 		b, err := json.Marshal(res)
 		if err != nil {
 			return nil, fmt.Errorf("encode resource: %w", err)
@@ -377,11 +378,7 @@ func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schem
 			return err
 		}
 	}
-	projected := make([]Resource, len(window))
-	for i, res := range window {
-		projected[i] = q.proj.apply(rt, res)
-	}
-	items, err := s.fitPage(projected)
+	items, err := s.fitPage(rt, q.proj, window)
 	if err != nil {
 		return err
 	}
@@ -465,11 +462,7 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 	if err != nil {
 		return err
 	}
-	projected := make([]Resource, len(rs))
-	for i, res := range rs {
-		projected[i] = q.proj.apply(rt, res)
-	}
-	out, err := s.fitPage(projected)
+	out, err := s.fitPage(rt, q.proj, rs)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/scimless/scimless/pkg/auth"
 	"github.com/scimless/scimless/pkg/reqlog"
+	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -297,25 +298,25 @@ func (s *Server) routes() *http.ServeMux {
 		h(p+path, methodNotAllowed("GET"))
 	}
 
-	h("GET "+p+"/Users", s.listing(usersOf, s.serveUserList, false))
-	h("POST "+p+"/Users", s.createUser)
-	h("POST "+p+"/Users/.search", s.listing(usersOf, s.serveUserList, true))
-	h("GET "+p+"/Users/{id}", s.getUser)
-	h("PUT "+p+"/Users/{id}", s.replaceUser)
-	h("PATCH "+p+"/Users/{id}", s.patchUser)
-	h("DELETE "+p+"/Users/{id}", s.deleteUser)
-	h(p+"/Users", methodNotAllowed("GET, POST"))
-	h(p+"/Users/{id}", methodNotAllowed("GET, PUT, PATCH, DELETE"))
-
-	h("GET "+p+"/Groups", s.listing(groupsOf, s.serveGroupList, false))
-	h("POST "+p+"/Groups", s.createGroup)
-	h("POST "+p+"/Groups/.search", s.listing(groupsOf, s.serveGroupList, true))
-	h("GET "+p+"/Groups/{id}", s.getGroup)
-	h("PUT "+p+"/Groups/{id}", s.replaceGroup)
-	h("PATCH "+p+"/Groups/{id}", s.patchGroup)
-	h("DELETE "+p+"/Groups/{id}", s.deleteGroup)
-	h(p+"/Groups", methodNotAllowed("GET, POST"))
-	h(p+"/Groups/{id}", methodNotAllowed("GET, PUT, PATCH, DELETE"))
+	for _, e := range []struct {
+		path                             string
+		of                               func(*view) *schema.ResourceType
+		list                             func(http.ResponseWriter, *http.Request, query) error
+		create, get, replace, patch, del handlerFunc
+	}{
+		{"/Users", usersOf, s.serveUserList, s.createUser, s.getUser, s.replaceUser, s.patchUser, s.deleteUser},
+		{"/Groups", groupsOf, s.serveGroupList, s.createGroup, s.getGroup, s.replaceGroup, s.patchGroup, s.deleteGroup},
+	} {
+		h("GET "+p+e.path, s.listing(e.of, e.list, false))
+		h("POST "+p+e.path, e.create)
+		h("POST "+p+e.path+"/.search", s.listing(e.of, e.list, true))
+		h("GET "+p+e.path+"/{id}", e.get)
+		h("PUT "+p+e.path+"/{id}", e.replace)
+		h("PATCH "+p+e.path+"/{id}", e.patch)
+		h("DELETE "+p+e.path+"/{id}", e.del)
+		h(p+e.path, methodNotAllowed("GET, POST"))
+		h(p+e.path+"/{id}", methodNotAllowed("GET, PUT, PATCH, DELETE"))
+	}
 
 	h(p+"/Me", notImplemented("/Me is not supported: tokens identify a provisioning client, not a user"))
 	h(p+"/Bulk", notImplemented("/Bulk is not supported (see bulk.supported in /ServiceProviderConfig)"))
