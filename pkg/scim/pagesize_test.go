@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -8,17 +9,21 @@ import (
 	"testing"
 
 	"github.com/scimless/scimless/pkg/jsonstr"
+	"github.com/scimless/scimless/pkg/scim/schema"
 )
 
-// TestPagesFitLambdaResponses checks that no list page exceeds what a Lambda
+// TestPagesFitLambdaResponses checks that no list page exceeds what a
 // response can hold: a page of large users holds fewer of them, says so in
 // itemsPerPage, and index paging from startIndex+itemsPerPage (and cursor
 // paging) continues exactly where it stopped, for unfiltered and filtered
-// listings.
+// listings. The response limit is lowered to 1/30 of Lambda's, with users
+// 1/30 of the size that broke it (22 users of 290 KB), to keep the test
+// fast; TestFitPageAtLambdaSize covers the real limit.
 func TestPagesFitLambdaResponses(t *testing.T) {
 	h := newHarness(t)
+	h.srv.maxResponse = MaxResponseBytes / 30
 	const n = 22
-	title := strings.Repeat("x", 290<<10)
+	title := strings.Repeat("x", 290<<10/30)
 	want := map[string]bool{}
 	for i := range n {
 		want[h.createUser(map[string]any{"userName": fmt.Sprintf("big%02d@example.com", i), "title": title})] = true
@@ -32,8 +37,8 @@ func TestPagesFitLambdaResponses(t *testing.T) {
 			}
 			w := h.do(req{method: "GET", path: path})
 			m := mustStatus(t, w, http.StatusOK)
-			if size := jsonstr.QuotedLen(w.Body.Bytes()); size > MaxResponseBytes {
-				t.Fatalf("%s: page of %d bytes in a Lambda response, over %d", path, size, MaxResponseBytes)
+			if size := jsonstr.QuotedLen(w.Body.Bytes()); size > h.srv.maxResponse {
+				t.Fatalf("%s: page of %d bytes in a Lambda response, over %d", path, size, h.srv.maxResponse)
 			}
 			res, _ := m["Resources"].([]any)
 			if ipp := int(m["itemsPerPage"].(float64)); ipp != len(res) {
@@ -56,7 +61,7 @@ func TestPagesFitLambdaResponses(t *testing.T) {
 			t.Fatalf("paging returned %d users, want %d", len(seen), n)
 		}
 		if pages < 2 {
-			t.Fatalf("%d users of 290 KB fit in one page", n)
+			t.Fatalf("%d large users fit in one page", n)
 		}
 	}
 	indexPaging := func(base string) func(map[string]any, int) string {
@@ -117,5 +122,38 @@ func TestResourceTooLargeForAnyPage(t *testing.T) {
 	m = mustStatus(t, h.do(req{method: "GET", path: "/Groups?excludedAttributes=members"}), http.StatusOK)
 	if m["itemsPerPage"].(float64) != 1 {
 		t.Errorf("without members the group fits: %v", m)
+	}
+}
+
+// TestFitPageAtLambdaSize checks the page fitting at the real limit with the
+// resources that broke it: 22 users of 290 KB (6.5 MB) make a page of fewer
+// users that fits a Lambda response, also when the values need escaping.
+func TestFitPageAtLambdaSize(t *testing.T) {
+	s := New(Config{})
+	rt := schema.UserResourceType()
+	for _, fill := range []string{"x", `"`, "<"} {
+		var rs []Resource
+		for i := range 22 {
+			rs = append(rs, Resource{"id": fmt.Sprint(i), "userName": fmt.Sprintf("u%d@x", i), "title": strings.Repeat(fill, 290<<10)})
+		}
+		page, err := s.fitPage(rt, projection{}, rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf []byte
+		for _, b := range page {
+			buf = append(buf, b...)
+		}
+		if len(page) == 0 || len(page) >= len(rs) {
+			t.Fatalf("fill %q: %d of %d users on the page", fill, len(page), len(rs))
+		}
+		if size := jsonstr.QuotedLen(buf) + pageEnvelope; size > MaxResponseBytes {
+			t.Fatalf("fill %q: page of %d bytes as a Lambda response, over %d", fill, size, MaxResponseBytes)
+		}
+		// One more user would not have fitted.
+		next, _ := json.Marshal(rs[len(page)])
+		if jsonstr.QuotedLen(buf)+jsonstr.QuotedLen(next)+len(page)+1 <= MaxResponseBytes-pageEnvelope {
+			t.Errorf("fill %q: the page stopped at %d users although the next fitted", fill, len(page))
+		}
 	}
 }

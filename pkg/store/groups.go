@@ -233,6 +233,9 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant string, g *Group, prev *
 	if strings.EqualFold(g.DisplayName, prev.DisplayName) {
 		if err := put.Run(ctx); err != nil {
 			g.Version = prev.Version
+			if isTxConflict(err) {
+				return fmt.Errorf("update group %s: %w: %w", g.ID, ErrBusy, err)
+			}
 			if isCondFailed(err) {
 				return fmt.Errorf("update group %s: %w", g.ID, ErrVersion)
 			}
@@ -430,6 +433,8 @@ func (s *Store) TouchGroup(ctx context.Context, tenant, id string, modified time
 	var it groupItem
 	if err := u.Value(ctx, &it); err != nil {
 		switch {
+		case isTxConflict(err):
+			return nil, fmt.Errorf("touch group %s: %w: %w", id, ErrBusy, err)
 		case isCondFailed(err) && ifVersion > 0:
 			return nil, fmt.Errorf("touch group %s: %w", id, ErrVersion)
 		case isCondFailed(err):

@@ -202,10 +202,12 @@ func txReasons(err error) []string {
 	return codes
 }
 
-// isTxConflict reports whether a transaction was cancelled because another
-// transaction was writing one of its items.
+// isTxConflict reports whether a write collided with a transaction on the
+// same item: a transaction cancelled for a TransactionConflict, or a single
+// write refused with TransactionConflictException.
 func isTxConflict(err error) bool {
-	return slices.Contains(txReasons(err), "TransactionConflict")
+	var tce *types.TransactionConflictException
+	return errors.As(err, &tce) || slices.Contains(txReasons(err), "TransactionConflict")
 }
 
 // isCondFailed reports whether err is a failed condition (plain or in a transaction).
@@ -251,6 +253,9 @@ func (s *Store) putVersioned(ctx context.Context, what string, item any, prevVer
 		put.If("$ = ?", "ver", prevVersion)
 	}
 	if err := put.Run(ctx); err != nil {
+		if isTxConflict(err) {
+			return fmt.Errorf("%s: %w: %w", what, ErrBusy, err)
+		}
 		if isCondFailed(err) {
 			return fmt.Errorf("%s: %w", what, ErrVersion)
 		}

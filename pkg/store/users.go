@@ -212,6 +212,9 @@ func (s *Store) UpdateUser(ctx context.Context, tenant string, u *User, prev *Us
 	if strings.EqualFold(u.UserName, prev.UserName) {
 		if err := put.Run(ctx); err != nil {
 			u.Version = prev.Version
+			if isTxConflict(err) {
+				return fmt.Errorf("update user %s: %w: %w", u.ID, ErrBusy, err)
+			}
 			if isCondFailed(err) {
 				return fmt.Errorf("update user %s: %w", u.ID, ErrVersion)
 			}
