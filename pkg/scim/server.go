@@ -139,6 +139,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.health(rw, r)
 		return
 	}
+	base := ctx // outlives the request's deadline: the audit of a write that was applied is written
 	if s.timeout > 0 {
 		// The deadline covers everything, from authentication on.
 		var cancel context.CancelFunc
@@ -159,7 +160,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	served := s.withTimeout(rw, r, s.mux)
 	logReq = served
 	if !s.noAudit {
-		s.audit(served, p, rw.Status, rw.Header().Get("Location"))
+		s.audit(served.WithContext(base), p, rw.Status, rw.Header().Get("Location"))
 	}
 }
 
