@@ -62,3 +62,20 @@ func FuzzQuotedLen(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkAppend(b *testing.B) {
+	s := `Barbara "Babs" Jensen <bjensen@example.com>, Überstraße 7, 日本`
+	buf := make([]byte, 0, 256)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = Append(buf[:0], s)
+	}
+}
+
+func BenchmarkQuotedLen(b *testing.B) {
+	body, _ := json.Marshal(map[string]any{"userName": "bjensen@example.com", "title": "Tour <Guide> & \"Lead\"", "addresses": []any{map[string]any{"streetAddress": "Überstraße 7\nBerlin"}}})
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		_ = QuotedLen(body)
+	}
+}
