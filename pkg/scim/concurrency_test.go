@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 	"github.com/scimless/scimless/pkg/store"
@@ -244,5 +248,69 @@ func TestHandlerPanics(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDeleteGroupWhileAddingMember races DELETE /Groups/{id} with a PATCH
+// adding a member to it, 20 times, then reads the whole table: no membership
+// item and no group id in a user may outlive its group.
+func TestDeleteGroupWhileAddingMember(t *testing.T) {
+	h := newHarness(t)
+	const rounds = 20
+	for i := range rounds {
+		uid := h.createUser(map[string]any{"userName": fmt.Sprintf("race%02d@example.com", i)})
+		gid := mustStatus(t, h.do(req{method: "POST", path: "/Groups", body: map[string]any{"displayName": fmt.Sprintf("race %d", i)}}), http.StatusCreated)["id"].(string)
+		ws := h.parallel(2, func(j int) req {
+			if j == 0 {
+				return req{method: "DELETE", path: "/Groups/" + gid}
+			}
+			return req{method: "PATCH", path: "/Groups/" + gid, body: map[string]any{"schemas": []any{patchOpMsgURN},
+				"Operations": []any{map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": uid}}}}}}
+		})
+		if ws[0].Code != http.StatusNoContent {
+			t.Errorf("round %d: DELETE %d: %s", i, ws[0].Code, ws[0].Body)
+		}
+		if c := ws[1].Code; c != http.StatusNoContent && c != http.StatusNotFound {
+			t.Errorf("round %d: PATCH %d, want 204 or 404: %s", i, c, ws[1].Body)
+		}
+	}
+	groups, members, userGroups := map[string]bool{}, map[string]string{}, map[string][]string{}
+	p := dynamodb.NewScanPaginator(h.env.Client, &dynamodb.ScanInput{TableName: aws.String(h.env.Store.TableName())})
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range out.Items {
+			str := func(k string) string {
+				v, _ := it[k].(*types.AttributeValueMemberS)
+				if v == nil {
+					return ""
+				}
+				return v.Value
+			}
+			switch str("type") {
+			case "group":
+				groups[str("id")] = true
+			case "member":
+				members[str("uid")] = str("gid")
+			case "user":
+				if ss, ok := it["groups"].(*types.AttributeValueMemberSS); ok {
+					userGroups[str("id")] = ss.Value
+				}
+			}
+		}
+	}
+	for uid, gid := range members {
+		if !groups[gid] {
+			t.Errorf("membership of %s in deleted group %s", uid, gid)
+		}
+	}
+	for uid, gids := range userGroups {
+		for _, gid := range gids {
+			if !groups[gid] {
+				t.Errorf("user %s still names deleted group %s", uid, gid)
+			}
+		}
 	}
 }
