@@ -269,8 +269,9 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 // when another write wins the race (see retryWrite).
 func (s *Server) updateUser(r *http.Request, id string, modify func(u *store.User, doc Resource) (Resource, error)) (*store.User, Resource, error) {
 	var (
-		out  *store.User
-		outD Resource
+		out              *store.User
+		outD             Resource
+		hashedPW, pwHash string
 	)
 	err := s.retryWrite(r, func() error {
 		prev, err := s.getUserChecked(r, id)
@@ -288,9 +289,13 @@ func (s *Server) updateUser(r *http.Request, id string, modify func(u *store.Use
 		if err != nil {
 			return err
 		}
-		pwHash, err := s.viewOf(r).passwordHash(next)
-		if err != nil {
-			return err
+		// The password is the same on every attempt: hash it once.
+		pw, _ := next["password"].(string)
+		if pw != hashedPW || pw == "" {
+			if pwHash, err = s.viewOf(r).passwordHash(next); err != nil {
+				return err
+			}
+			hashedPW = pw
 		}
 		userName, externalID, active, err := userFields(next)
 		if err != nil {
