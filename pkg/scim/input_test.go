@@ -160,3 +160,24 @@ func FuzzCheckText(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSearchBody fuzzes the POST /.search body parser: no input may
+// panic, and every refusal is a SCIM 400.
+func FuzzParseSearchBody(f *testing.F) {
+	for _, s := range []string{
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"userName eq \"a\"","startIndex":1,"count":10}`,
+		`{"sortBy":"userName","sortOrder":"descending","attributes":["userName","emails.value"]}`,
+		`{"excludedAttributes":"groups,members","cursor":""}`,
+		`{"count":1.5}`, `{"sortBy":5}`, `{"cursor":7}`, `{"schemas":"x"}`, `{"startIndex":-3,"count":1e9}`, `[]`, `{`,
+	} {
+		f.Add([]byte(s))
+	}
+	rt := schema.UserResourceType()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := parseSearchBody(rt, b); err != nil {
+			if e, ok := scimerr.As(err); !ok || e.Status != http.StatusBadRequest {
+				t.Fatalf("parseSearchBody(%q): %v, want a SCIM 400", b, err)
+			}
+		}
+	})
+}
