@@ -151,7 +151,7 @@ func BenchmarkRenderUserGeneric(b *testing.B) {
 			b.Fatal(err)
 		}
 		w := httptest.NewRecorder()
-		s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.defaults.users, s.renderUser(r, u, doc)))
+		_ = s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.defaults.users, s.renderUser(r, u, doc)))
 	}
 }
 

@@ -14,17 +14,17 @@ import (
 
 const docsURL = "https://github.com/scimless/scimless#readme"
 
-func (s *Server) refuseFilter(w http.ResponseWriter, r *http.Request) bool {
+// refuseFilter returns the 403 of a discovery request with a filter.
+func refuseFilter(r *http.Request) error {
 	if r.URL.Query().Has("filter") {
-		s.writeError(w, r, scimerr.New(http.StatusForbidden, "", "filtering is not supported on discovery endpoints"))
-		return true
+		return scimerr.New(http.StatusForbidden, "", "filtering is not supported on discovery endpoints")
 	}
-	return false
+	return nil
 }
 
-func (s *Server) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
-	if s.refuseFilter(w, r) {
-		return
+func (s *Server) serviceProviderConfig(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseFilter(r); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"schemas":          []string{schema.ServiceConfigURN},
@@ -49,6 +49,7 @@ func (s *Server) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
 		}},
 		"meta": map[string]any{"resourceType": "ServiceProviderConfig", "location": s.base(r) + "/ServiceProviderConfig"},
 	})
+	return nil
 }
 
 func (s *Server) resourceTypeJSON(r *http.Request, rt *schema.ResourceType) map[string]any {
@@ -72,26 +73,27 @@ func (s *Server) resourceTypeList(r *http.Request) []*schema.ResourceType {
 	return []*schema.ResourceType{s.viewOf(r).users, s.viewOf(r).groups}
 }
 
-func (s *Server) resourceTypes(w http.ResponseWriter, r *http.Request) {
-	if s.refuseFilter(w, r) {
-		return
+func (s *Server) resourceTypes(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseFilter(r); err != nil {
+		return err
 	}
 	var out []any
 	for _, rt := range s.resourceTypeList(r) {
 		out = append(out, s.resourceTypeJSON(r, rt))
 	}
 	writeList(w, out, len(out), 1)
+	return nil
 }
 
-func (s *Server) resourceType(w http.ResponseWriter, r *http.Request) {
+func (s *Server) resourceType(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	for _, rt := range s.resourceTypeList(r) {
 		if strings.EqualFold(rt.ID, id) {
 			writeJSON(w, http.StatusOK, s.resourceTypeJSON(r, rt))
-			return
+			return nil
 		}
 	}
-	s.writeError(w, r, scimerr.NotFound("resource type %q not found", id))
+	return scimerr.NotFound("resource type %q not found", id)
 }
 
 // schemaList returns every schema the server uses, each once.
@@ -128,26 +130,27 @@ func (s *Server) schemaJSON(r *http.Request, sc *schema.Schema) map[string]any {
 	}
 }
 
-func (s *Server) schemas(w http.ResponseWriter, r *http.Request) {
-	if s.refuseFilter(w, r) {
-		return
+func (s *Server) schemas(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseFilter(r); err != nil {
+		return err
 	}
 	var out []any
 	for _, sc := range s.schemaList(r) {
 		out = append(out, s.schemaJSON(r, sc))
 	}
 	writeList(w, out, len(out), 1)
+	return nil
 }
 
-func (s *Server) schemaByID(w http.ResponseWriter, r *http.Request) {
+func (s *Server) schemaByID(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	for _, sc := range s.schemaList(r) {
 		if strings.EqualFold(sc.ID, id) {
 			writeJSON(w, http.StatusOK, s.schemaJSON(r, sc))
-			return
+			return nil
 		}
 	}
-	s.writeError(w, r, scimerr.NotFound("schema %q not found", id))
+	return scimerr.NotFound("schema %q not found", id)
 }
 
 // listResponse is an RFC 7644 §3.4.2 ListResponse.

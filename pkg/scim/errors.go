@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -25,9 +26,23 @@ type errorBody struct {
 
 // toSCIM maps any error to the SCIM error the client sees. Errors that are not
 // the client's fault become a 500 whose detail reveals nothing internal.
+func (s *Server) toSCIM(err error) *scimerr.Error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		// The request's time ran out (or its client left) while work such
+		// as a PATCH was still running: the same 503 as the timeout answer.
+		return s.timedOut()
+	}
+	return toSCIM(err)
+}
+
+// toSCIM maps err to a SCIM error (see Server.toSCIM, which also knows the
+// request timeout).
 func toSCIM(err error) *scimerr.Error {
 	if e, ok := scimerr.As(err); ok {
 		return e
+	}
+	if se := (*store.SizeError)(nil); errors.As(err, &se) {
+		return scimerr.InvalidValue("the resource would take %d bytes when stored, over the %d-byte (400 KB) limit of a DynamoDB item; shorten or remove attribute values", se.Size, store.MaxItemBytes)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -36,6 +51,8 @@ func toSCIM(err error) *scimerr.Error {
 		return scimerr.Conflict("a resource with this unique value already exists")
 	case errors.Is(err, store.ErrVersion):
 		return scimerr.New(http.StatusPreconditionFailed, "", "the resource was modified by another request; read it again and retry")
+	case errors.Is(err, store.ErrBusy):
+		return contended()
 	case errors.Is(err, store.ErrTooLarge):
 		return scimerr.InvalidValue("a value exceeds the size the service accepts (%d bytes for identifiers, 400 KB per resource)", store.MaxKeyValue)
 	case errors.Is(err, auth.ErrSuspended): // wraps ErrUnauthorized: check first
@@ -48,7 +65,7 @@ func toSCIM(err error) *scimerr.Error {
 
 // writeError writes err as an RFC 7644 §3.12 error body and logs server faults.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	e := toSCIM(err)
+	e := s.toSCIM(err)
 	if e.Status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "err", err.Error(), "request_id", reqlog.IDFrom(r.Context()))
 	}

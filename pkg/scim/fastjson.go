@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/scimless/scimless/pkg/jsonstr"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -50,23 +50,23 @@ func plainReturn(rt *schema.ResourceType) bool {
 func appendUserJSON(buf []byte, rt *schema.ResourceType, base string, u *store.User, groups map[string]*store.Group) []byte {
 	doc := bytes.TrimSpace(u.Doc)
 	buf = append(buf, `{"schemas":[`...)
-	buf = appendString(buf, rt.Schema.ID)
+	buf = jsonstr.Append(buf, rt.Schema.ID)
 	for _, e := range rt.Extensions {
 		if hasObjectKey(doc, e.Schema.ID) {
 			buf = append(buf, ',')
-			buf = appendString(buf, e.Schema.ID)
+			buf = jsonstr.Append(buf, e.Schema.ID)
 		}
 	}
 	buf = append(buf, `],"id":`...)
-	buf = appendString(buf, u.ID)
+	buf = jsonstr.Append(buf, u.ID)
 	buf = append(buf, `,"meta":{"resourceType":`...)
-	buf = appendString(buf, rt.Name)
+	buf = jsonstr.Append(buf, rt.Name)
 	buf = append(buf, `,"created":"`...)
 	buf = u.Created.UTC().AppendFormat(buf, time.RFC3339Nano)
 	buf = append(buf, `","lastModified":"`...)
 	buf = u.Modified.UTC().AppendFormat(buf, time.RFC3339Nano)
 	buf = append(buf, `","location":`...)
-	buf = appendString(buf, base+rt.Endpoint+"/"+u.ID)
+	buf = jsonstr.Append(buf, base+rt.Endpoint+"/"+u.ID)
 	buf = append(buf, `,"version":"W/\"`...)
 	buf = strconv.AppendInt(buf, u.Version, 10)
 	buf = append(buf, `\""}`...)
@@ -83,11 +83,11 @@ func appendUserJSON(buf []byte, rt *schema.ResourceType, base string, u *store.U
 			buf = append(buf, ',')
 		}
 		buf = append(buf, `{"value":`...)
-		buf = appendString(buf, gid)
+		buf = jsonstr.Append(buf, gid)
 		buf = append(buf, `,"$ref":`...)
-		buf = appendString(buf, base+"/Groups/"+gid)
+		buf = jsonstr.Append(buf, base+"/Groups/"+gid)
 		buf = append(buf, `,"display":`...)
-		buf = appendString(buf, g.DisplayName)
+		buf = jsonstr.Append(buf, g.DisplayName)
 		buf = append(buf, `,"type":"direct"}`...)
 	}
 	if !first {
@@ -118,57 +118,6 @@ func hasObjectKey(doc []byte, name string) bool {
 		}
 		i = k + 1
 	}
-}
-
-// appendString appends s as a JSON string (escaping as encoding/json does,
-// without HTML escaping).
-func appendString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
 
 // writeRaw writes an already encoded SCIM JSON body with its ETag.

@@ -1,16 +1,19 @@
 package scim
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
+	"runtime/debug"
 	"strings"
 	"sync"
 
+	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/patch"
+	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -25,26 +28,12 @@ import (
 // A PATCH or PUT that changes members is applied in this order: validate the
 // whole request (every added id must be a user of the tenant, a new
 // displayName must be free), then write the membership changes in
-// transactions of 50 members (each membership together with the user's
+// transactions of 49 members (each membership together with the user's
 // group-id set), then write the group item with its version bumped. Every
 // step is idempotent, so when a request fails midway (a timeout, a crash) the
 // client's retry of the same request converges on the same result; a client
 // never gets a success for a request that was only partly applied. A
-// 1,000-member PATCH is 20 transactions.
-
-// groupRoutes registers the /Groups endpoints.
-func (s *Server) groupRoutes(m *http.ServeMux) {
-	p := Prefix
-	m.HandleFunc("GET "+p+"/Groups", s.listing(groupsOf, s.serveGroupList, false))
-	m.HandleFunc("POST "+p+"/Groups", s.createGroup)
-	m.HandleFunc("POST "+p+"/Groups/.search", s.listing(groupsOf, s.serveGroupList, true))
-	m.HandleFunc("GET "+p+"/Groups/{id}", s.getGroup)
-	m.HandleFunc("PUT "+p+"/Groups/{id}", s.replaceGroup)
-	m.HandleFunc("PATCH "+p+"/Groups/{id}", s.patchGroup)
-	m.HandleFunc("DELETE "+p+"/Groups/{id}", s.deleteGroup)
-	m.HandleFunc(p+"/Groups", s.methodNotAllowed("GET, POST"))
-	m.HandleFunc(p+"/Groups/{id}", s.methodNotAllowed("GET, PUT, PATCH, DELETE"))
-}
+// 1,000-member PATCH is 21 transactions.
 
 // groupInput is a validated group body: its document (without members) and
 // its member ids, if members were given.
@@ -94,7 +83,11 @@ func memberValues(v any) ([]string, error) {
 	if !ok {
 		return nil, scimerr.InvalidValue("members must be an array of objects with a \"value\"")
 	}
+	if len(list) > schema.MaxMembersPerRequest {
+		return nil, scimerr.InvalidValue("members has %d values; one request may name at most %d members (send larger groups in several PATCH requests)", len(list), schema.MaxMembersPerRequest)
+	}
 	ids := make([]string, 0, len(list))
+	seen := make(map[string]bool, len(list))
 	for i, e := range list {
 		m, ok := e.(map[string]any)
 		if !ok {
@@ -109,7 +102,11 @@ func memberValues(v any) ([]string, error) {
 		if id == "" {
 			return nil, scimerr.InvalidValue("members[%d].value must be a non-empty string", i)
 		}
-		if !slices.Contains(ids, id) {
+		if hasControl(id) {
+			return nil, scimerr.InvalidValue("members[%d].value must not contain control characters", i)
+		}
+		if !seen[id] {
+			seen[id] = true
 			ids = append(ids, id)
 		}
 	}
@@ -124,12 +121,27 @@ func groupFields(doc Resource) (string, error) {
 	if len(name) > store.MaxKeyValue {
 		return "", scimerr.InvalidValue("displayName is longer than %d bytes", store.MaxKeyValue)
 	}
+	if err := checkIdentifier("displayName", name); err != nil {
+		return "", err
+	}
+	ext, _ := doc["externalId"].(string)
+	if len(ext) > store.MaxKeyValue {
+		return "", scimerr.InvalidValue("externalId is longer than %d bytes", store.MaxKeyValue)
+	}
+	if err := checkIdentifier("externalId", ext); err != nil {
+		return "", err
+	}
 	return name, nil
 }
 
 // checkUsers returns the users among ids, or 400 invalidValue naming the
 // first id that is not a user of the tenant.
 func (s *Server) checkUsers(ctx context.Context, tenant string, ids []string) (map[string]*store.User, error) {
+	for _, id := range ids {
+		if err := checkIdentifier("a member's value", id); err != nil {
+			return nil, err
+		}
+	}
 	users, err := s.store.ExistingUsers(ctx, tenant, ids)
 	if err != nil {
 		return nil, err
@@ -160,22 +172,19 @@ func (s *Server) toMembers(users map[string]*store.User, ids []string) []store.M
 	return out
 }
 
-func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	ctx, tenant := r.Context(), tenantOf(r)
 	in, err := s.decodeGroup(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	users, err := s.checkUsers(ctx, tenant, in.members)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	raw, err := json.Marshal(in.doc)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	now := s.now().UTC()
 	name, _ := groupFields(in.doc)
@@ -185,18 +194,16 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, store.ErrConflict) {
 			err = scimerr.Conflict("a group with displayName %q already exists", name)
 		}
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	members := s.toMembers(users, in.members)
-	if _, err := s.store.AddMembers(ctx, tenant, g.ID, members); err != nil {
-		s.writeError(w, r, err)
-		return
+	if _, err := s.store.AddMembers(ctx, tenant, g.ID, 0, members); err != nil {
+		return groupGone(err, g.ID)
 	}
 	res := s.renderGroup(r, g, in.doc, members)
 	w.Header().Set("Location", res["meta"].(map[string]any)["location"].(string))
 	q, _ := parseQuery(s.viewOf(r).groups, r.URL.Query())
-	s.writeResource(w, http.StatusCreated, g.Version, q.proj.apply(s.viewOf(r).groups, res))
+	return s.writeResource(w, http.StatusCreated, g.Version, q.proj.apply(s.viewOf(r).groups, res))
 }
 
 // renderGroup returns the full group; members nil means "not read".
@@ -229,6 +236,9 @@ func decodeGroupDoc(g *store.Group) (Resource, error) {
 }
 
 func (s *Server) getGroupChecked(r *http.Request, id string) (*store.Group, error) {
+	if !possibleID(id) {
+		return nil, scimerr.NotFound("group %q not found", truncateID(id))
+	}
 	g, err := s.store.GetGroup(r.Context(), tenantOf(r), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, scimerr.NotFound("group %q not found", id)
@@ -236,10 +246,20 @@ func (s *Server) getGroupChecked(r *http.Request, id string) (*store.Group, erro
 	if err != nil {
 		return nil, err
 	}
-	if im := r.Header.Get("If-Match"); im != "" && !etagMatches(im, g.Version) {
-		return nil, scimerr.New(http.StatusPreconditionFailed, "", "the group's version is %s, not the one in If-Match", etag(g.Version))
+	if err := checkIfMatch(r, "group", g.Version); err != nil {
+		return nil, err
 	}
 	return g, nil
+}
+
+// writeGroup writes one group, with its members unless the projection
+// leaves them out, as a 200 response.
+func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, q query, g *store.Group) error {
+	res, err := s.groupResources(r, q, []*store.Group{g}, false)
+	if err != nil {
+		return err
+	}
+	return s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.viewOf(r).groups, res[0]))
 }
 
 // groupResources renders groups, reading their members (concurrently, a few
@@ -257,6 +277,13 @@ func (s *Server) groupResources(r *http.Request, q query, groups []*store.Group,
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
+				defer func() {
+					if p := recover(); p != nil {
+						errs[i] = fmt.Errorf("read members of %s: panic: %v", g.ID, p)
+						s.log.ErrorContext(r.Context(), "panic reading group members", "panic", fmt.Sprint(p),
+							"stack", string(debug.Stack()), "request_id", reqlog.IDFrom(r.Context()))
+					}
+				}()
 				members[i], errs[i] = s.store.Members(r.Context(), tenantOf(r), g.ID)
 				if members[i] == nil && errs[i] == nil {
 					members[i] = []store.Member{}
@@ -278,125 +305,161 @@ func (s *Server) groupResources(r *http.Request, q query, groups []*store.Group,
 	return out, nil
 }
 
-func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(s.viewOf(r).groups, r.URL.Query())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	g, err := s.getGroupChecked(r, r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, g.Version) {
-		w.Header().Set("ETag", etag(g.Version))
-		w.WriteHeader(http.StatusNotModified)
-		return
+	if notModified(w, r, g.Version) {
+		return nil
 	}
-	res, err := s.groupResources(r, q, []*store.Group{g}, false)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.viewOf(r).groups, res[0]))
+	return s.writeGroup(w, r, q, g)
 }
 
 // updateGroup validates and applies a change of a group: modify returns the
 // new document and the member change. See the comment at the top of the file
-// for the order of writes.
+// for the order of writes. A change of members only (the document is
+// unchanged, as in Okta's and Entra's membership PATCHes) bumps the group's
+// version with an unconditional increment, so parallel membership changes
+// never conflict; a change of the document is a conditional write, retried on
+// the new state when another write wins the race (see retryWrite).
 func (s *Server) updateGroup(r *http.Request, id string, modify func(g *store.Group, doc Resource) (Resource, patch.MemberChange, error)) (*store.Group, Resource, error) {
 	ctx, tenant := r.Context(), tenantOf(r)
-	for attempt := 0; ; attempt++ {
+	var (
+		out    *store.Group
+		outDoc Resource
+	)
+	err := s.retryWrite(r, func() error {
 		prev, err := s.getGroupChecked(r, id)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		doc, err := decodeGroupDoc(prev)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		next, mc, err := modify(prev, doc)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		name, err := groupFields(next)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if !strings.EqualFold(name, prev.DisplayName) {
 			other, err := s.store.GroupByDisplayName(ctx, tenant, name)
 			switch {
 			case err == nil && other.ID != prev.ID:
-				return nil, nil, scimerr.Conflict("a group with displayName %q already exists", name)
+				return scimerr.Conflict("a group with displayName %q already exists", name)
 			case err != nil && !errors.Is(err, store.ErrNotFound):
-				return nil, nil, err
+				return err
 			}
 		}
-		add, remove := mc.Add, mc.Remove
-		if mc.ReplaceAll {
-			cur, err := s.store.Members(ctx, tenant, id)
-			if err != nil {
-				return nil, nil, err
-			}
-			want := map[string]bool{}
-			for _, u := range mc.Add {
-				want[u] = true
-			}
-			have := map[string]bool{}
-			add, remove = nil, nil
-			for _, m := range cur {
-				have[m.UserID] = true
-				if !want[m.UserID] {
-					remove = append(remove, m.UserID)
-				}
-			}
-			for _, u := range mc.Add {
-				if !have[u] {
-					add = append(add, u)
-				}
-			}
+		add, remove, err := s.memberDiff(ctx, tenant, id, mc)
+		if err != nil {
+			return err
 		}
 		users, err := s.checkUsers(ctx, tenant, add)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		if err := s.store.RemoveMembers(ctx, tenant, id, remove); err != nil {
-			return nil, nil, err
+		// With If-Match every membership write is conditional on the version
+		// the client named, so a failed precondition changes nothing.
+		var pin int64
+		if r.Header.Get("If-Match") != "" {
+			pin = prev.Version
 		}
-		if _, err := s.store.AddMembers(ctx, tenant, id, s.toMembers(users, add)); err != nil {
-			return nil, nil, err
+		if err := s.store.RemoveMembers(ctx, tenant, id, pin, remove); err != nil {
+			return groupGone(err, id)
+		}
+		if _, err := s.store.AddMembers(ctx, tenant, id, pin, s.toMembers(users, add)); err != nil {
+			return groupGone(err, id)
 		}
 		raw, err := json.Marshal(next)
 		if err != nil {
-			return nil, nil, err
+			return err
+		}
+		if bytes.Equal(raw, prev.Doc) {
+			if len(add) == 0 && len(remove) == 0 {
+				out, outDoc = prev, next // nothing changed
+				return nil
+			}
+			g, err := s.store.TouchGroup(ctx, tenant, id, s.now().UTC(), pin)
+			if err != nil {
+				return groupGone(err, id)
+			}
+			out, outDoc = g, next
+			return nil
 		}
 		g := *prev
 		g.DisplayName, g.Doc, g.Modified = name, raw, s.now().UTC()
 		g.ExternalID, _ = next["externalId"].(string)
 		err = s.store.UpdateGroup(ctx, tenant, &g, prev)
-		switch {
-		case err == nil:
-			return &g, next, nil
-		case errors.Is(err, store.ErrConflict):
-			return nil, nil, scimerr.Conflict("a group with displayName %q already exists", name)
-		case errors.Is(err, store.ErrVersion) && r.Header.Get("If-Match") == "" && attempt < maxWriteRetries:
-			continue // membership writes are idempotent: redo the whole change
+		if errors.Is(err, store.ErrConflict) {
+			return scimerr.Conflict("a group with displayName %q already exists", name)
 		}
+		if err != nil {
+			return err // a version conflict redoes the whole change: membership writes are idempotent
+		}
+		out, outDoc = &g, next
+		return nil
+	})
+	if err != nil {
 		return nil, nil, err
 	}
+	return out, outDoc, nil
 }
 
-func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
+// groupGone turns a store.ErrNotFound from a write to group id (it was
+// deleted meanwhile) into the client's 404.
+func groupGone(err error, id string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return scimerr.NotFound("group %q not found", id)
+	}
+	return err
+}
+
+// memberDiff returns the users to add to and remove from group id for mc: a
+// replace of all members is compared with the current members.
+func (s *Server) memberDiff(ctx context.Context, tenant, id string, mc patch.MemberChange) (add, remove []string, err error) {
+	if !mc.ReplaceAll {
+		return mc.Add, mc.Remove, nil
+	}
+	cur, err := s.store.Members(ctx, tenant, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := make(map[string]bool, len(mc.Add))
+	for _, u := range mc.Add {
+		want[u] = true
+	}
+	have := make(map[string]bool, len(cur))
+	for _, m := range cur {
+		have[m.UserID] = true
+		if !want[m.UserID] {
+			remove = append(remove, m.UserID)
+		}
+	}
+	for _, u := range mc.Add {
+		if !have[u] {
+			add = append(add, u)
+		}
+	}
+	return add, remove, nil
+}
+
+func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(s.viewOf(r).groups, r.URL.Query())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	in, err := s.decodeGroup(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	g, _, err := s.updateGroup(r, r.PathValue("id"), func(*store.Group, Resource) (Resource, patch.MemberChange, error) {
 		mc := patch.MemberChange{}
@@ -409,75 +472,43 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
 		return in.doc, mc, nil
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	res, err := s.groupResources(r, q, []*store.Group{g}, false)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.viewOf(r).groups, res[0]))
+	return s.writeGroup(w, r, q, g)
 }
 
 // patchGroup applies a PATCH and answers 204 No Content (RFC 7644 §3.5.2
 // allows it; Okta and Entra accept it, and it spares returning a large member
 // list). With attributes or excludedAttributes in the query, it answers 200
 // with the group instead.
-func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.viewOf(r).groups, r.URL.Query())
+func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) error {
+	rt := s.viewOf(r).groups
+	q, req, err := s.decodePatch(r, rt)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	req, err := patch.Decode(body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	g, _, err := s.updateGroup(r, r.PathValue("id"), func(prev *store.Group, doc Resource) (Resource, patch.MemberChange, error) {
-		rest, mc, err := patch.SplitMembers(s.viewOf(r).groups, req.Operations)
-		if err != nil {
-			return nil, mc, err
+		rest, mc, err := patch.SplitMembers(rt, req.Operations)
+		if err != nil || len(rest) == 0 {
+			return doc, mc, err
 		}
-		if len(rest) == 0 {
-			return doc, mc, nil
-		}
-		doc["id"] = prev.ID
-		out, err := patch.Apply(r.Context(), s.viewOf(r).groups, doc, rest)
-		if err != nil {
-			return nil, mc, err
-		}
-		delete(out, "id")
-		delete(out, "members")
-		next, err := normalizeExt(s.viewOf(r).groups, out, s.viewOf(r).passThrough)
+		next, err := s.applyPatch(r, rt, prev.ID, doc, rest, "members")
 		return next, mc, err
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", etag(g.Version))
 	v := r.URL.Query()
 	if !v.Has("attributes") && !v.Has("excludedAttributes") {
 		w.WriteHeader(http.StatusNoContent)
-		return
+		return nil
 	}
-	res, err := s.groupResources(r, q, []*store.Group{g}, false)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeResource(w, http.StatusOK, g.Version, q.proj.apply(s.viewOf(r).groups, res[0]))
+	return s.writeGroup(w, r, q, g)
 }
 
-func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	s.retryDelete(w, r, func() error {
+func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) error {
+	return s.retryDelete(w, r, func() error {
 		prev, err := s.getGroupChecked(r, r.PathValue("id"))
 		if err != nil {
 			return err
@@ -489,17 +520,16 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
 // serveGroupList answers a group list: displayName, externalId, id and
 // members.value equality from keys and indexes, unfiltered listings from the
 // cursor cache, anything else evaluated in memory within the tenant.
-func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query) {
+func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query) error {
 	ctx, tenant := r.Context(), tenantOf(r)
 	if q.filter == nil && q.sortBy == "" {
-		pageAll(s, w, r, q, "groups", s.store.CountGroups,
+		return pageAll(s, w, r, q, "groups", s.store.CountGroups,
 			func(ctx context.Context, tenant, after string, n int) ([]*store.Group, string, error) {
 				p, err := s.store.ListGroups(ctx, tenant, after, n)
 				return p.Groups, p.Last, err
 			},
 			func(gs []*store.Group) ([]Resource, error) { return s.groupResources(r, q, gs, false) },
 			s.viewOf(r).groups)
-		return
 	}
 	var candidates []*store.Group
 	indexed := false
@@ -537,8 +567,7 @@ func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query)
 			}
 		}
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	if !indexed {
@@ -546,13 +575,11 @@ func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query)
 		for {
 			p, err := s.store.ListGroups(ctx, tenant, after, 500)
 			if err != nil {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 			candidates = append(candidates, p.Groups...)
 			if len(candidates) > MaxFilterScan {
-				s.writeError(w, r, scimerr.BadRequest(scimerr.TooManyType, "this filter needs more than %d groups evaluated; filter on id, displayName, externalId or members.value", MaxFilterScan))
-				return
+				return scimerr.BadRequest(scimerr.TooManyType, "this filter needs more than %d groups evaluated; filter on id, displayName, externalId or members.value", MaxFilterScan)
 			}
 			if p.Last == "" {
 				break
@@ -563,8 +590,7 @@ func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query)
 	filterOnMembers := q.filter != nil && strings.Contains(q.rawFilter, "members")
 	all, err := s.groupResources(r, q, candidates, filterOnMembers)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	matched := all[:0]
 	for _, res := range all {
@@ -575,5 +601,5 @@ func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query)
 	if q.sortBy != "" {
 		sortResources(s.viewOf(r).groups, q, matched)
 	}
-	s.writeSliceFor(w, r, s.viewOf(r).groups, q, matched, nil)
+	return s.writeSliceFor(w, r, s.viewOf(r).groups, q, matched, nil)
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
+	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 )
 
@@ -86,6 +89,13 @@ func tooManyRequests(wait time.Duration) *scimerr.Error {
 	return e
 }
 
+// timedOut is the 503 of a request that ran out of time.
+func (s *Server) timedOut() *scimerr.Error {
+	e := scimerr.New(http.StatusServiceUnavailable, "", "the request took longer than %s and was stopped; it may or may not have been applied, retry it", s.timeout)
+	e.RetryAfter = 5
+	return e
+}
+
 // bufferedWriter holds a response until the handler finishes, so a timed-out
 // request can be answered with a clean 503 instead.
 type bufferedWriter struct {
@@ -125,18 +135,23 @@ func (s *Server) withTimeout(w http.ResponseWriter, r *http.Request, h http.Hand
 	done := make(chan any, 1)
 	inner := r.WithContext(ctx)
 	go func() {
-		defer func() { done <- recover() }()
+		// A panic is logged here, with the request id, even when the
+		// request has already been answered with a timeout.
+		defer func() {
+			p := recover()
+			if p != nil {
+				s.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()), "request_id", reqlog.IDFrom(ctx))
+			}
+			done <- p
+		}()
 		h.ServeHTTP(bw, inner)
 	}()
-	timedOut := func() {
-		e := scimerr.New(http.StatusServiceUnavailable, "", "the request took longer than %s and was stopped; it may or may not have been applied, retry it", s.timeout)
-		e.RetryAfter = 5
-		s.writeError(w, r, e)
-	}
+	timedOut := func() { s.writeError(w, r, s.timedOut()) }
 	select {
 	case p := <-done:
 		if p != nil {
-			panic(p)
+			s.writeError(w, r, errors.New("panic")) // logged above
+			return r
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			timedOut() // finished, but too late for its result to be trusted

@@ -4,18 +4,21 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
+	"encoding/json"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/scimless/scimless/pkg/jsonstr"
 	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/filter"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
-	"github.com/scimless/scimless/pkg/store"
 )
 
 // query is a parsed list request (GET query string or POST /.search body).
@@ -33,6 +36,13 @@ type query struct {
 
 // parseQuery reads list parameters from the URL query.
 func parseQuery(rt *schema.ResourceType, v url.Values) (query, error) {
+	for k, vs := range v {
+		for _, x := range vs {
+			if !utf8.ValidString(k) || !utf8.ValidString(x) {
+				return query{}, scimerr.InvalidSyntax("the query parameter %q is not valid UTF-8", strings.ToValidUTF8(k, "\ufffd"))
+			}
+		}
+	}
 	split := func(s string) []string {
 		if s == "" {
 			return nil
@@ -69,7 +79,25 @@ func parseSearchBody(rt *schema.ResourceType, body []byte) (query, error) {
 	}
 	var sr searchRequest
 	for k, v := range obj {
+		if v == nil {
+			continue // an explicit null is the parameter's default
+		}
+		str := func() (string, error) {
+			s, ok := v.(string)
+			if !ok {
+				return "", scimerr.InvalidSyntax("%s must be a string", k)
+			}
+			return s, nil
+		}
 		switch strings.ToLower(k) {
+		case "schemas":
+			list, err := stringList(v)
+			if _, isArray := v.([]any); err != nil || !isArray {
+				return query{}, scimerr.InvalidSyntax("schemas must be an array of schema URNs")
+			}
+			if !slices.ContainsFunc(list, func(u string) bool { return strings.EqualFold(u, schema.SearchRequestURN) }) {
+				return query{}, scimerr.InvalidValue("schemas must be [%q]", schema.SearchRequestURN)
+			}
 		case "filter":
 			s, ok := v.(string)
 			if !ok {
@@ -81,6 +109,9 @@ func parseSearchBody(rt *schema.ResourceType, body []byte) (query, error) {
 			if !ok {
 				return query{}, scimerr.InvalidSyntax("%s must be a number", k)
 			}
+			if f != math.Trunc(f) || math.Abs(f) > 1<<31 {
+				return query{}, scimerr.InvalidValue("%s must be an integer", k)
+			}
 			n := strconv.FormatFloat(f, 'f', -1, 64)
 			if strings.EqualFold(k, "count") {
 				sr.Count = n
@@ -88,9 +119,13 @@ func parseSearchBody(rt *schema.ResourceType, body []byte) (query, error) {
 				sr.StartIndex = n
 			}
 		case "sortby":
-			sr.SortBy, _ = v.(string)
+			if sr.SortBy, err = str(); err != nil {
+				return query{}, err
+			}
 		case "sortorder":
-			sr.SortOrder, _ = v.(string)
+			if sr.SortOrder, err = str(); err != nil {
+				return query{}, err
+			}
 		case "attributes", "excludedattributes":
 			list, err := stringList(v)
 			if err != nil {
@@ -102,7 +137,9 @@ func parseSearchBody(rt *schema.ResourceType, body []byte) (query, error) {
 				sr.ExcludedAttributes = list
 			}
 		case "cursor":
-			sr.Cursor, _ = v.(string)
+			if sr.Cursor, err = str(); err != nil {
+				return query{}, err
+			}
 			sr.HasCursor = true
 		}
 	}
@@ -246,21 +283,79 @@ func sortResources(rt *schema.ResourceType, q query, rs []Resource) {
 	}
 }
 
-// page writes one ListResponse page of already-projected resources.
-func writePage(w http.ResponseWriter, items []any, total, startIndex int, next string) {
-	if items == nil {
-		items = []any{}
+// fitPage projects and encodes the resources of a page, in order, as many as
+// fit in one response (s.maxResponse, as the body grows when the Lambda
+// runtime embeds it in its own JSON). A page that cannot hold all of them
+// holds fewer, and itemsPerPage says so: the client asks for the next page
+// from there. A resource too large for any response is refused with 400
+// tooMany.
+func (s *Server) fitPage(rt *schema.ResourceType, proj projection, items []Resource) ([][]byte, error) {
+	budget := s.maxResponse - pageEnvelope
+	out := make([][]byte, 0, len(items))
+	for i, res := range items {
+		res = proj.apply(rt, res)
+		b, err := json.Marshal(res)
+		if err != nil {
+			return nil, fmt.Errorf("encode resource: %w", err)
+		}
+		budget -= jsonstr.QuotedLen(b) + 1
+		if budget < 0 {
+			if i == 0 {
+				return nil, tooLargeToReturn(res)
+			}
+			break
+		}
+		out = append(out, b)
 	}
-	writeJSON(w, http.StatusOK, listResponse{
-		Schemas: []string{schema.ListResponseURN}, TotalResults: total, StartIndex: startIndex,
-		ItemsPerPage: len(items), Resources: items, NextCursor: next,
-	})
+	return out, nil
+}
+
+// pageEnvelope bounds the size of a ListResponse around its resources.
+const pageEnvelope = 1024
+
+// tooLargeToReturn is the error for a resource larger than any response may
+// be (a group with very many members).
+func tooLargeToReturn(res Resource) error {
+	id, _ := res["id"].(string)
+	return scimerr.BadRequest(scimerr.TooManyType, "resource %q is larger than a response may be (%d bytes); leave out its largest attributes with excludedAttributes (for a group: excludedAttributes=members)", truncateID(id), MaxResponseBytes)
+}
+
+// writePage writes one ListResponse page of encoded resources.
+func writePage(w http.ResponseWriter, items [][]byte, total, startIndex int, next string) {
+	size := 256 + len(next)
+	for _, b := range items {
+		size += len(b) + 1
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, `{"schemas":["`+schema.ListResponseURN+`"],"totalResults":`...)
+	buf = strconv.AppendInt(buf, int64(total), 10)
+	buf = append(buf, `,"startIndex":`...)
+	buf = strconv.AppendInt(buf, int64(startIndex), 10)
+	buf = append(buf, `,"itemsPerPage":`...)
+	buf = strconv.AppendInt(buf, int64(len(items)), 10)
+	buf = append(buf, `,"Resources":[`...)
+	for i, b := range items {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, b...)
+	}
+	buf = append(buf, ']')
+	if next != "" {
+		buf = append(buf, `,"nextCursor":`...)
+		buf = jsonstr.Append(buf, next)
+	}
+	buf = append(buf, '}')
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf)
 }
 
 // writeSliceFor pages an in-memory result list of resource type rt.
 // enrich, if not nil, completes the resources of the page (e.g. a user's
 // groups) before projection.
-func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schema.ResourceType, q query, matched []Resource, enrich func([]Resource) ([]Resource, error)) {
+func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schema.ResourceType, q query, matched []Resource, enrich func([]Resource) ([]Resource, error)) error {
 	start := q.startIndex - 1
 	if q.cursor {
 		// Cursor paging over an in-memory result: the cursor is the last id.
@@ -280,14 +375,14 @@ func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schem
 	if enrich != nil {
 		var err error
 		if window, err = enrich(window); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
-	items := make([]any, 0, end-start)
-	for _, res := range window {
-		items = append(items, q.proj.apply(rt, res))
+	items, err := s.fitPage(rt, q.proj, window)
+	if err != nil {
+		return err
 	}
+	end = start + len(items)
 	next := ""
 	if q.cursor && end < len(matched) && end > start {
 		next = encodeCursor(tenantOf(r), matched[end-1]["id"].(string))
@@ -297,6 +392,7 @@ func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schem
 		si = 1
 	}
 	writePage(w, items, len(matched), si, next)
+	return nil
 }
 
 // indexEquality returns the filter's index-servable equality, if any.
@@ -316,12 +412,11 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 	list func(ctx context.Context, tenant, after string, n int) ([]T, string, error),
 	render func([]T) ([]Resource, error),
 	rt *schema.ResourceType,
-) {
+) error {
 	ctx, tenant := r.Context(), tenantOf(r)
 	total, err := count(ctx, tenant)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	offset := q.startIndex - 1
 	si := q.startIndex
@@ -330,7 +425,7 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 	}
 	if q.count == 0 || (!q.cursor && offset >= total) {
 		writePage(w, nil, total, si, "")
-		return
+		return nil
 	}
 	after := ""
 	switch {
@@ -340,8 +435,7 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 		var ok bool
 		after, ok, err = s.store.LoadCursor(ctx, tenant, key, offset)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if !ok {
 			// No saved cursor (a client jumping ahead, or it expired): walk
@@ -349,13 +443,12 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 			for remaining := offset; remaining > 0; {
 				batch, last, err := list(ctx, tenant, after, min(remaining, MaxResults))
 				if err != nil {
-					s.writeError(w, r, err)
-					return
+					return err
 				}
 				remaining -= len(batch)
 				if last == "" { // fewer than offset items
 					writePage(w, nil, total, si, "")
-					return
+					return nil
 				}
 				after = last
 			}
@@ -363,28 +456,32 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 	}
 	items, last, err := list(ctx, tenant, after, q.count)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	rs, err := render(items)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	out := make([]any, len(rs))
-	for i, res := range rs {
-		out[i] = q.proj.apply(rt, res)
+	out, err := s.fitPage(rt, q.proj, rs)
+	if err != nil {
+		return err
+	}
+	if len(out) < len(rs) {
+		// The page was cut to fit a response: the next one starts after
+		// the last resource sent.
+		last = rs[len(out)-1]["id"].(string)
 	}
 	next := ""
-	if last != "" && (q.cursor || offset+len(items) < total) {
+	if last != "" && (q.cursor || offset+len(out) < total) {
 		if q.cursor {
 			next = encodeCursor(tenant, last)
-		} else if err := s.store.SaveCursor(ctx, tenant, key, offset+len(items), last); err != nil {
+		} else if err := s.store.SaveCursor(ctx, tenant, key, offset+len(out), last); err != nil {
 			// The page is still right; only the next one will cost more.
 			s.log.WarnContext(ctx, "save cursor failed", "err", err.Error(), "request_id", reqlog.IDFrom(ctx))
 		}
 	}
 	writePage(w, out, total, si, next)
+	return nil
 }
 
 func usersOf(v *view) *schema.ResourceType  { return v.users }
@@ -392,8 +489,8 @@ func groupsOf(v *view) *schema.ResourceType { return v.groups }
 
 // listing serves a list request of a resource type: GET with query
 // parameters, or (search) POST /.search with a SearchRequest body.
-func (s *Server) listing(rt func(*view) *schema.ResourceType, serve func(http.ResponseWriter, *http.Request, query), search bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listing(rt func(*view) *schema.ResourceType, serve func(http.ResponseWriter, *http.Request, query) error, search bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		var q query
 		var err error
 		if search {
@@ -408,26 +505,18 @@ func (s *Server) listing(rt func(*view) *schema.ResourceType, serve func(http.Re
 			q.after, err = checkCursor(tenantOf(r), q.after)
 		}
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
-		serve(w, r, q)
+		return serve(w, r, q)
 	}
 }
 
 // retryDelete runs del, a read-and-delete, again when another write won the
-// race (unless the client pinned a version with If-Match), and answers 204.
-func (s *Server) retryDelete(w http.ResponseWriter, r *http.Request, del func() error) {
-	for attempt := 0; ; attempt++ {
-		err := del()
-		if errors.Is(err, store.ErrVersion) && r.Header.Get("If-Match") == "" && attempt < maxWriteRetries {
-			continue
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return
+// race (see retryWrite), and answers 204.
+func (s *Server) retryDelete(w http.ResponseWriter, r *http.Request, del func() error) error {
+	if err := s.retryWrite(r, del); err != nil {
+		return err
 	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

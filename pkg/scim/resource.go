@@ -19,7 +19,8 @@ import (
 // names; extension attributes sit in a sub-object keyed by the extension URN.
 type Resource = map[string]any
 
-// readBody reads a request body, mapping an oversized body to 413.
+// readBody reads a request body, mapping an oversized body to 413 and a
+// body that is not valid UTF-8 text to 400 invalidSyntax.
 func readBody(r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -28,6 +29,9 @@ func readBody(r *http.Request) ([]byte, error) {
 			return nil, scimerr.New(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", MaxBodyBytes)
 		}
 		return nil, scimerr.InvalidSyntax("could not read the request body")
+	}
+	if err := checkText(b); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -69,7 +73,8 @@ func jsonErrDetail(err error) string {
 // the declared types (Entra's "True"/"False" strings become booleans), nulls
 // dropped, read-only attributes (id, meta, groups…) and schemas ignored as
 // RFC 7644 §3.3 and §3.5.1 require. Unknown core attributes are ignored;
-// unknown extension URNs are an error (400 invalidSyntax).
+// unknown extension URNs are an error (400 invalidSyntax), and so are
+// schemas the resource type does not have in "schemas".
 func normalize(rt *schema.ResourceType, in Resource) (Resource, error) {
 	return normalizeExt(rt, in, false)
 }
@@ -83,7 +88,13 @@ func normalizeExt(rt *schema.ResourceType, in Resource, passThrough bool) (Resou
 		if v == nil {
 			continue
 		}
-		if strings.EqualFold(k, "schemas") || strings.EqualFold(k, "id") || strings.EqualFold(k, "meta") {
+		if strings.EqualFold(k, "schemas") {
+			if err := checkSchemas(rt, v, passThrough); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if strings.EqualFold(k, "id") || strings.EqualFold(k, "meta") {
 			continue
 		}
 		if len(k) > 4 && strings.EqualFold(k[:4], "urn:") {
@@ -213,6 +224,9 @@ func coerce(a *schema.Attribute, v any, path string) (any, error) {
 	list, ok := v.([]any)
 	if !ok {
 		list = []any{v} // a single value for a multi-valued attribute
+	}
+	if len(list) > schema.MaxValues {
+		return nil, scimerr.InvalidValue("%s has %d values; at most %d are accepted", path, len(list), schema.MaxValues)
 	}
 	out := make([]any, 0, len(list))
 	primaries := 0

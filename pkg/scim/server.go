@@ -16,6 +16,7 @@ import (
 
 	"github.com/scimless/scimless/pkg/auth"
 	"github.com/scimless/scimless/pkg/reqlog"
+	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -31,6 +32,12 @@ const (
 	MaxResults = 1000
 	// DefaultCount is the page size when the client gives no count.
 	DefaultCount = 100
+	// MaxResponseBytes is the largest response body sent. A Lambda
+	// function's response may hold 6 MB (6,291,456 bytes) once the body is
+	// embedded, escaped, in the JSON of the API Gateway response; bodies are
+	// measured that way, and 64 KB are kept for the headers and the rest of
+	// that envelope. A list page holds fewer resources rather than more.
+	MaxResponseBytes = 6<<20 - 64<<10
 	// MaxFilterScan is how many resources a filter no index can serve may
 	// evaluate in memory before the request is refused with 400 tooMany.
 	MaxFilterScan = 100000
@@ -78,6 +85,8 @@ type Server struct {
 	noAudit  bool
 	limits   *limiter
 	rate     func(ctx context.Context, tenant string) RateLimit
+	// maxResponse is MaxResponseBytes (lowered by tests).
+	maxResponse int
 }
 
 // New returns a server for cfg.
@@ -103,6 +112,7 @@ func New(cfg Config) *Server {
 	if s.rate == nil {
 		s.rate = s.tenantRateLimit
 	}
+	s.maxResponse = MaxResponseBytes
 	s.mux = s.routes()
 	return s
 }
@@ -126,50 +136,81 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.Path, r.URL.RawPath = clean, ""
 	}
 	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
-		if err := s.store.Ping(ctx); err != nil {
-			s.log.ErrorContext(ctx, "health check failed", "err", err.Error())
-			http.Error(rw, "store unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		rw.Header().Set("Content-Type", "application/json")
-		rw.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(rw, `{"status":"ok"}`)
+		s.health(rw, r)
 		return
 	}
-	if !strings.HasPrefix(r.URL.Path, Prefix+"/") && r.URL.Path != Prefix {
-		s.writeError(rw, r, scimerr.NotFound("no such endpoint: %s", r.URL.Path))
-		return
+	base := ctx // outlives the request's deadline: the audit of a write that was applied is written
+	if s.timeout > 0 {
+		// The deadline covers everything, from authentication on.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		r = r.WithContext(ctx)
 	}
-	p, err := s.auth.Authenticate(ctx, r.Header.Get("Authorization"))
-	if err != nil {
-		s.writeError(rw, r, err)
-		return
+	r.URL.Path = canonicalPath(r.URL.Path)
+	if r.URL.RawPath != "" {
+		r.URL.RawPath = canonicalPath(r.URL.RawPath)
 	}
-	if !p.Has(auth.ScopeSCIM) {
-		s.writeError(rw, r, scimerr.New(http.StatusForbidden, "", "this token is not allowed to use the SCIM API"))
-		return
-	}
+	p, r, err := s.admit(rw, r)
 	principal = p
-	if ok, wait := s.limits.allow(p.Tenant, s.rate(ctx, p.Tenant)); !ok {
-		s.writeError(rw, r, tooManyRequests(wait))
-		return
-	}
-	v, err := s.tenants.viewFor(ctx, p.Tenant)
 	if err != nil {
 		s.writeError(rw, r, err)
 		return
 	}
-	r = r.WithContext(context.WithValue(auth.WithPrincipal(ctx, p), viewKey{}, v))
-	if r.ContentLength > MaxBodyBytes {
-		s.writeError(rw, r, scimerr.New(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", MaxBodyBytes))
-		return
-	}
-	r.Body = http.MaxBytesReader(rw, r.Body, MaxBodyBytes)
 	served := s.withTimeout(rw, r, s.mux)
 	logReq = served
 	if !s.noAudit {
-		s.audit(served, p, rw.Status, rw.Header().Get("Location"))
+		s.audit(served.WithContext(base), p, rw.Status, rw.Header().Get("Location"))
 	}
+}
+
+// health answers GET /healthz: {"status":"ok"} when the table is
+// reachable, {"status":"unavailable"} with 503 when not.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	status, body := http.StatusOK, `{"status":"ok"}`
+	if err := s.store.Ping(r.Context()); err != nil {
+		s.log.ErrorContext(r.Context(), "health check failed", "err", err.Error(), "request_id", reqlog.IDFrom(r.Context()))
+		status, body = http.StatusServiceUnavailable, `{"status":"unavailable"}`
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+}
+
+// admit decides whether a request may reach the SCIM routes: the path, the
+// token and its scope, the tenant's rate limit, the precondition headers
+// and the body size. It returns the principal and the request carrying it
+// and the tenant's view.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (auth.Principal, *http.Request, error) {
+	ctx := r.Context()
+	if !strings.HasPrefix(r.URL.Path, Prefix+"/") && r.URL.Path != Prefix {
+		return auth.Principal{}, r, scimerr.NotFound("no such endpoint: %s", r.URL.Path)
+	}
+	p, err := s.auth.Authenticate(ctx, r.Header.Get("Authorization"))
+	if err != nil {
+		return p, r, err
+	}
+	if !p.Has(auth.ScopeSCIM) {
+		return p, r, scimerr.New(http.StatusForbidden, "", "this token is not allowed to use the SCIM API")
+	}
+	if ok, wait := s.limits.allow(p.Tenant, s.rate(ctx, p.Tenant)); !ok {
+		return p, r, tooManyRequests(wait)
+	}
+	v, err := s.tenants.viewFor(ctx, p.Tenant)
+	if err != nil {
+		return p, r, err
+	}
+	for _, h := range []string{"If-Match", "If-None-Match"} {
+		if hasControl(r.Header.Get(h)) {
+			return p, r, scimerr.InvalidSyntax("the %s header contains a control character", h)
+		}
+	}
+	r = r.WithContext(context.WithValue(auth.WithPrincipal(ctx, p), viewKey{}, v))
+	if r.ContentLength > MaxBodyBytes {
+		return p, r, scimerr.New(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", MaxBodyBytes)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	return p, r, nil
 }
 
 func route(r *http.Request) string {
@@ -190,6 +231,40 @@ func cleanPath(p string) string {
 		return "/"
 	}
 	return c
+}
+
+// canonicalPath returns p with the SCIM prefix and the resource endpoint
+// names in their canonical case ("/scim/v2/users/x" → "/scim/v2/Users/x"):
+// endpoint names are matched case-insensitively, as most SCIM servers do and
+// as third-party SCIM test suites expect. Ids are left as they are.
+func canonicalPath(p string) string {
+	if len(p) < len(Prefix) || !strings.EqualFold(p[:len(Prefix)], Prefix) || (len(p) > len(Prefix) && p[len(Prefix)] != '/') {
+		return p
+	}
+	rest := strings.TrimPrefix(p[len(Prefix):], "/")
+	if rest == "" {
+		return Prefix + p[len(Prefix):]
+	}
+	seg, tail, hasTail := strings.Cut(rest, "/")
+	out := Prefix + "/" + canonicalEndpoint(seg)
+	if hasTail {
+		if strings.EqualFold(tail, ".search") {
+			tail = ".search"
+		}
+		out += "/" + tail
+	}
+	return out
+}
+
+// canonicalEndpoint returns the canonical spelling of a top-level endpoint
+// name, or seg when it names none.
+func canonicalEndpoint(seg string) string {
+	for _, name := range [...]string{"Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", "Me", "Bulk", ".search"} {
+		if strings.EqualFold(seg, name) {
+			return name
+		}
+	}
+	return seg
 }
 
 func tenantOf(r *http.Request) string {
@@ -214,45 +289,68 @@ func (s *Server) base(r *http.Request) string {
 func (s *Server) routes() *http.ServeMux {
 	m := http.NewServeMux()
 	p := Prefix
-	m.HandleFunc("GET "+p+"/ServiceProviderConfig", s.serviceProviderConfig)
-	m.HandleFunc("GET "+p+"/ResourceTypes", s.resourceTypes)
-	m.HandleFunc("GET "+p+"/ResourceTypes/{id}", s.resourceType)
-	m.HandleFunc("GET "+p+"/Schemas", s.schemas)
-	m.HandleFunc("GET "+p+"/Schemas/{id}", s.schemaByID)
+	h := func(pattern string, fn handlerFunc) { m.Handle(pattern, s.handle(fn)) }
+	h("GET "+p+"/ServiceProviderConfig", s.serviceProviderConfig)
+	h("GET "+p+"/ResourceTypes", s.resourceTypes)
+	h("GET "+p+"/ResourceTypes/{id}", s.resourceType)
+	h("GET "+p+"/Schemas", s.schemas)
+	h("GET "+p+"/Schemas/{id}", s.schemaByID)
 	for _, path := range []string{"/ServiceProviderConfig", "/ResourceTypes", "/ResourceTypes/{id}", "/Schemas", "/Schemas/{id}"} {
-		m.HandleFunc(p+path, s.methodNotAllowed("GET"))
+		h(p+path, methodNotAllowed("GET"))
 	}
 
-	m.HandleFunc("GET "+p+"/Users", s.listing(usersOf, s.serveUserList, false))
-	m.HandleFunc("POST "+p+"/Users", s.createUser)
-	m.HandleFunc("POST "+p+"/Users/.search", s.listing(usersOf, s.serveUserList, true))
-	m.HandleFunc("GET "+p+"/Users/{id}", s.getUser)
-	m.HandleFunc("PUT "+p+"/Users/{id}", s.replaceUser)
-	m.HandleFunc("PATCH "+p+"/Users/{id}", s.patchUser)
-	m.HandleFunc("DELETE "+p+"/Users/{id}", s.deleteUser)
-	m.HandleFunc(p+"/Users", s.methodNotAllowed("GET, POST"))
-	m.HandleFunc(p+"/Users/{id}", s.methodNotAllowed("GET, PUT, PATCH, DELETE"))
+	for _, e := range []struct {
+		path                             string
+		of                               func(*view) *schema.ResourceType
+		list                             func(http.ResponseWriter, *http.Request, query) error
+		create, get, replace, patch, del handlerFunc
+	}{
+		{"/Users", usersOf, s.serveUserList, s.createUser, s.getUser, s.replaceUser, s.patchUser, s.deleteUser},
+		{"/Groups", groupsOf, s.serveGroupList, s.createGroup, s.getGroup, s.replaceGroup, s.patchGroup, s.deleteGroup},
+	} {
+		h("GET "+p+e.path, s.listing(e.of, e.list, false))
+		h("POST "+p+e.path, e.create)
+		h("POST "+p+e.path+"/.search", s.listing(e.of, e.list, true))
+		h("GET "+p+e.path+"/{id}", e.get)
+		h("PUT "+p+e.path+"/{id}", e.replace)
+		h("PATCH "+p+e.path+"/{id}", e.patch)
+		h("DELETE "+p+e.path+"/{id}", e.del)
+		h(p+e.path, methodNotAllowed("GET, POST"))
+		h(p+e.path+"/{id}", methodNotAllowed("GET, PUT, PATCH, DELETE"))
+	}
 
-	s.groupRoutes(m)
-
-	m.HandleFunc(p+"/Me", s.notImplemented("/Me is not supported: tokens identify a provisioning client, not a user"))
-	m.HandleFunc(p+"/Bulk", s.notImplemented("/Bulk is not supported (see bulk.supported in /ServiceProviderConfig)"))
-	m.HandleFunc("POST "+p+"/.search", s.notImplemented("search across resource types is not supported; use /Users/.search or /Groups/.search"))
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, scimerr.NotFound("no such endpoint: %s", r.URL.Path))
+	h(p+"/Me", notImplemented("/Me is not supported: tokens identify a provisioning client, not a user"))
+	h(p+"/Bulk", notImplemented("/Bulk is not supported (see bulk.supported in /ServiceProviderConfig)"))
+	h("POST "+p+"/.search", notImplemented("search across resource types is not supported; use /Users/.search or /Groups/.search"))
+	h("/", func(w http.ResponseWriter, r *http.Request) error {
+		return scimerr.NotFound("no such endpoint: %s", r.URL.Path)
 	})
 	return m
 }
 
-func (s *Server) methodNotAllowed(allow string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+// handlerFunc is an endpoint: it writes a response, or returns the error
+// the client gets (see Server.handle).
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts an endpoint to net/http: a returned error is written as the
+// SCIM error body (and logged when it is the server's fault).
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func methodNotAllowed(allow string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", allow)
-		s.writeError(w, r, scimerr.New(http.StatusMethodNotAllowed, "", "method %s is not allowed here; allowed: %s", r.Method, allow))
+		return scimerr.New(http.StatusMethodNotAllowed, "", "method %s is not allowed here; allowed: %s", r.Method, allow)
 	}
 }
 
-func (s *Server) notImplemented(detail string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, scimerr.New(http.StatusNotImplemented, "", "%s", detail))
+func notImplemented(detail string) handlerFunc {
+	return func(http.ResponseWriter, *http.Request) error {
+		return scimerr.New(http.StatusNotImplemented, "", "%s", detail)
 	}
 }

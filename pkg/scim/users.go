@@ -9,14 +9,12 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/scimless/scimless/pkg/jsonstr"
 	"github.com/scimless/scimless/pkg/scim/patch"
+	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 	"github.com/scimless/scimless/pkg/store"
 )
-
-// maxWriteRetries bounds the read-modify-write retries of a PATCH, PUT or
-// DELETE that races another write of the same resource (without If-Match).
-const maxWriteRetries = 3
 
 // newID returns a random UUID (version 4), the id of a new resource.
 func newID() string {
@@ -42,6 +40,12 @@ func userFields(doc Resource) (userName, externalID string, active bool, err err
 	if len(externalID) > store.MaxKeyValue {
 		return "", "", false, scimerr.InvalidValue("externalId is longer than %d bytes", store.MaxKeyValue)
 	}
+	if err := checkIdentifier("userName", userName); err != nil {
+		return "", "", false, err
+	}
+	if err := checkIdentifier("externalId", externalID); err != nil {
+		return "", "", false, err
+	}
 	active, ok := doc["active"].(bool)
 	if !ok {
 		active = true
@@ -50,16 +54,14 @@ func userFields(doc Resource) (userName, externalID string, active bool, err err
 	return userName, externalID, active, nil
 }
 
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	body, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	in, err := decodeObject(body)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	v := s.viewOf(r)
 	doc, err := normalizeExt(v.users, in, v.passThrough)
@@ -67,23 +69,19 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		err = checkRequired(v.users, doc)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	pwHash, err := v.passwordHash(doc)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	userName, externalID, active, err := userFields(doc)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	raw, err := json.Marshal(doc)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	now := s.now().UTC()
 	u := &store.User{ID: newID(), UserName: userName, ExternalID: externalID, Active: active, Doc: raw, Created: now, Modified: now, PasswordHash: pwHash}
@@ -91,48 +89,55 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, store.ErrConflict) {
 			err = scimerr.Conflict("a user with userName %q already exists", userName)
 		}
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res := s.renderUser(r, u, doc)
 	w.Header().Set("Location", res["meta"].(map[string]any)["location"].(string))
 	q, _ := parseQuery(s.viewOf(r).users, r.URL.Query())
-	s.writeResource(w, http.StatusCreated, u.Version, q.proj.apply(s.viewOf(r).users, res))
+	return s.writeResource(w, http.StatusCreated, u.Version, q.proj.apply(s.viewOf(r).users, res))
 }
 
 // writeUser writes one user, with its groups, as a 200 response.
-func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, q query, u *store.User) {
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, q query, u *store.User) error {
 	groups, err := s.userGroups(r, q, []*store.User{u})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeUserBody(w, r, q, u, groups)
+	return s.writeUserBody(w, r, q, u, groups)
 }
 
 // writeUserBody writes u with its resolved groups: the default
 // representation straight from the stored JSON (see fastjson.go), any other
 // projection through the generic renderer.
-func (s *Server) writeUserBody(w http.ResponseWriter, r *http.Request, q query, u *store.User, groups map[string]*store.Group) {
+func (s *Server) writeUserBody(w http.ResponseWriter, r *http.Request, q query, u *store.User, groups map[string]*store.Group) error {
 	if q.proj.include == nil && q.proj.exclude == nil && s.viewOf(r).plainUsers {
 		writeRaw(w, http.StatusOK, u.Version, appendUserJSON(make([]byte, 0, len(u.Doc)+512), s.viewOf(r).users, s.base(r), u, groups))
-		return
+		return nil
 	}
 	res, err := s.userResource(r, u, groups)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.viewOf(r).users, res))
+	return s.writeResource(w, http.StatusOK, u.Version, q.proj.apply(s.viewOf(r).users, res))
 }
 
 func (s *Server) renderUser(r *http.Request, u *store.User, doc Resource) Resource {
 	return render(s.viewOf(r).users, s.base(r), doc, meta{ID: u.ID, Created: u.Created, Modified: u.Modified, Version: u.Version})
 }
 
-func (s *Server) writeResource(w http.ResponseWriter, status int, version int64, res Resource) {
-	w.Header().Set("ETag", etag(version))
-	writeJSON(w, status, res)
+// writeResource writes one resource with its ETag. A resource larger than
+// any response may be (a group with a very large member list) is refused
+// with 400 tooMany instead.
+func (s *Server) writeResource(w http.ResponseWriter, status int, version int64, res Resource) error {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("encode resource: %w", err)
+	}
+	if jsonstr.QuotedLen(b) > s.maxResponse {
+		return tooLargeToReturn(res)
+	}
+	writeRaw(w, status, version, b)
+	return nil
 }
 
 func decodeDoc(u *store.User) (Resource, error) {
@@ -158,17 +163,72 @@ func (s *Server) getUserChecked(r *http.Request, id string) (*store.User, error)
 	if err != nil {
 		return nil, err
 	}
-	if im := r.Header.Get("If-Match"); im != "" && !etagMatches(im, u.Version) {
-		return nil, scimerr.New(http.StatusPreconditionFailed, "", "the user's version is %s, not the one in If-Match", etag(u.Version))
+	if err := checkIfMatch(r, "user", u.Version); err != nil {
+		return nil, err
 	}
 	return u, nil
 }
 
+// checkIfMatch returns 412 when the request's If-Match names no current
+// version of the resource (a kind such as "user") at version.
+func checkIfMatch(r *http.Request, kind string, version int64) error {
+	if im := r.Header.Get("If-Match"); im != "" && !etagMatches(im, version) {
+		return scimerr.New(http.StatusPreconditionFailed, "", "the %s's version is %s, not the one in If-Match", kind, etag(version))
+	}
+	return nil
+}
+
+// notModified answers 304 Not Modified, and reports true, when the
+// request's If-None-Match names version.
+func notModified(w http.ResponseWriter, r *http.Request, version int64) bool {
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, version) {
+		w.Header().Set("ETag", etag(version))
+		w.WriteHeader(http.StatusNotModified)
+		return true
+	}
+	return false
+}
+
+// decodePatch reads the query and the PatchOp body of a PATCH of a resource
+// of type rt.
+func (s *Server) decodePatch(r *http.Request, rt *schema.ResourceType) (query, *patch.Request, error) {
+	q, err := parseQuery(rt, r.URL.Query())
+	if err != nil {
+		return q, nil, err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return q, nil, err
+	}
+	req, err := patch.Decode(body)
+	return q, req, err
+}
+
+// applyPatch applies PATCH operations to the stored document of the
+// resource id (of type rt) and returns the new document, normalised as a
+// PUT body would be. id is visible to the operations' filters, and
+// attributes dropped (read-only ones such as members, which are stored
+// apart) never reach the document.
+func (s *Server) applyPatch(r *http.Request, rt *schema.ResourceType, id string, doc Resource, ops []patch.Operation, drop ...string) (Resource, error) {
+	doc["id"] = id
+	out, err := patch.Apply(r.Context(), rt, doc, ops)
+	if err != nil {
+		return nil, err
+	}
+	delete(out, "id")
+	for _, k := range drop {
+		delete(out, k)
+	}
+	return normalizeExt(rt, out, s.viewOf(r).passThrough)
+}
+
 // possibleID reports whether id could name a stored resource. Longer ids
 // cannot be part of a DynamoDB key (1,024 bytes at most), which DynamoDB
-// refuses with a ValidationException; they are answered as not found
-// without a read.
-func possibleID(id string) bool { return id != "" && len(id) <= store.MaxKeyValue }
+// refuses with a ValidationException; they, and ids with control
+// characters (never issued), are answered as not found without a read.
+func possibleID(id string) bool {
+	return id != "" && len(id) <= store.MaxKeyValue && !hasControl(id)
+}
 
 // truncateID shortens an id for an error detail.
 func truncateID(id string) string {
@@ -190,55 +250,60 @@ func etagMatches(header string, version int64) bool {
 	return false
 }
 
-func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(s.viewOf(r).users, r.URL.Query())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u, err := s.getUserChecked(r, r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, u.Version) {
-		w.Header().Set("ETag", etag(u.Version))
-		w.WriteHeader(http.StatusNotModified)
-		return
+	if notModified(w, r, u.Version) {
+		return nil
 	}
-	s.writeUser(w, r, q, u)
+	return s.writeUser(w, r, q, u)
 }
 
-// updateUser runs a read-modify-write of one user, retrying when another
-// write wins the race (unless the client pinned a version with If-Match).
+// updateUser runs a read-modify-write of one user, again on the new state
+// when another write wins the race (see retryWrite).
 func (s *Server) updateUser(r *http.Request, id string, modify func(u *store.User, doc Resource) (Resource, error)) (*store.User, Resource, error) {
-	for attempt := 0; ; attempt++ {
+	var (
+		out              *store.User
+		outD             Resource
+		hashedPW, pwHash string
+	)
+	err := s.retryWrite(r, func() error {
 		prev, err := s.getUserChecked(r, id)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		doc, err := decodeDoc(prev)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		next, err := modify(prev, doc)
 		if err == nil {
 			err = checkRequired(s.viewOf(r).users, next)
 		}
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		pwHash, err := s.viewOf(r).passwordHash(next)
-		if err != nil {
-			return nil, nil, err
+		// The password is the same on every attempt: hash it once.
+		pw, _ := next["password"].(string)
+		if pw != hashedPW || pw == "" {
+			if pwHash, err = s.viewOf(r).passwordHash(next); err != nil {
+				return err
+			}
+			hashedPW = pw
 		}
 		userName, externalID, active, err := userFields(next)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		raw, err := json.Marshal(next)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		u := *prev
 		u.UserName, u.ExternalID, u.Active, u.Doc, u.Modified = userName, externalID, active, raw, s.now().UTC()
@@ -246,43 +311,41 @@ func (s *Server) updateUser(r *http.Request, id string, modify func(u *store.Use
 			u.PasswordHash = pwHash // a new password; otherwise the stored hash stays
 		}
 		err = s.store.UpdateUser(r.Context(), tenantOf(r), &u, prev)
-		switch {
-		case err == nil:
-			return &u, next, nil
-		case errors.Is(err, store.ErrConflict):
-			return nil, nil, scimerr.Conflict("a user with userName %q already exists", userName)
-		case errors.Is(err, store.ErrVersion) && r.Header.Get("If-Match") == "" && attempt < maxWriteRetries:
-			continue
+		if errors.Is(err, store.ErrConflict) {
+			return scimerr.Conflict("a user with userName %q already exists", userName)
 		}
+		if err != nil {
+			return err
+		}
+		out, outD = &u, next
+		return nil
+	})
+	if err != nil {
 		return nil, nil, err
 	}
+	return out, outD, nil
 }
 
-func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(s.viewOf(r).users, r.URL.Query())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	body, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	in, err := decodeObject(body)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	id := r.PathValue("id")
 	if bid, ok := in["id"].(string); ok && bid != "" && bid != id {
-		s.writeError(w, r, scimerr.Mutability("the id in the body (%q) does not match the URL", bid))
-		return
+		return scimerr.Mutability("the id in the body (%q) does not match the URL", bid)
 	}
 	next, err := normalizeExt(s.viewOf(r).users, in, s.viewOf(r).passThrough)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u, _, err := s.updateUser(r, id, func(prev *store.User, cur Resource) (Resource, error) {
 		n := make(Resource, len(next)+1)
@@ -297,47 +360,28 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
 		return n, nil
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeUser(w, r, q, u)
+	return s.writeUser(w, r, q, u)
 }
 
-func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(s.viewOf(r).users, r.URL.Query())
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
+	rt := s.viewOf(r).users
+	q, req, err := s.decodePatch(r, rt)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	req, err := patch.Decode(body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id := r.PathValue("id")
-	u, _, err := s.updateUser(r, id, func(prev *store.User, cur Resource) (Resource, error) {
-		cur["id"] = prev.ID
-		out, err := patch.Apply(r.Context(), s.viewOf(r).users, cur, req.Operations)
-		if err != nil {
-			return nil, err
-		}
-		delete(out, "id")
-		return normalizeExt(s.viewOf(r).users, out, s.viewOf(r).passThrough)
+	u, _, err := s.updateUser(r, r.PathValue("id"), func(prev *store.User, cur Resource) (Resource, error) {
+		return s.applyPatch(r, rt, prev.ID, cur, req.Operations)
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeUser(w, r, q, u)
+	return s.writeUser(w, r, q, u)
 }
 
-func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
-	s.retryDelete(w, r, func() error {
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	return s.retryDelete(w, r, func() error {
 		prev, err := s.getUserChecked(r, r.PathValue("id"))
 		if err != nil {
 			return err
@@ -356,11 +400,10 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 // serves it: an index for id / userName / externalId equality, the cursor
 // cache for unfiltered index paging, and a bounded in-memory evaluation
 // within the tenant for anything else.
-func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) {
+func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) error {
 	ctx, tenant := r.Context(), tenantOf(r)
 	if q.filter == nil && q.sortBy == "" {
-		s.pageAllUsers(w, r, q)
-		return
+		return s.pageAllUsers(w, r, q)
 	}
 	var candidates []*store.User
 	indexed := false
@@ -392,8 +435,7 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 				candidates, err = s.store.UsersByExternalID(ctx, tenant, eq.Value)
 			}
 			if err != nil {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 		}
 	}
@@ -418,8 +460,7 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 	if indexed {
 		for _, u := range candidates {
 			if err := consider(u); err != nil {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 		}
 	} else {
@@ -441,8 +482,7 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 			err = ferr
 		}
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	if q.sortBy != "" {
@@ -458,12 +498,12 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 		}
 		return s.userResources(r, q, us)
 	}
-	s.writeSliceFor(w, r, s.viewOf(r).users, q, matched, enrich)
+	return s.writeSliceFor(w, r, s.viewOf(r).users, q, matched, enrich)
 }
 
 // pageAllUsers serves an unfiltered page of users.
-func (s *Server) pageAllUsers(w http.ResponseWriter, r *http.Request, q query) {
-	pageAll(s, w, r, q, "users", s.store.CountUsers,
+func (s *Server) pageAllUsers(w http.ResponseWriter, r *http.Request, q query) error {
+	return pageAll(s, w, r, q, "users", s.store.CountUsers,
 		func(ctx context.Context, tenant, after string, n int) ([]*store.User, string, error) {
 			p, err := s.store.ListUsers(ctx, tenant, after, n)
 			return p.Users, p.Last, err

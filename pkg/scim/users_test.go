@@ -711,7 +711,7 @@ func TestPutSemantics(t *testing.T) {
 	before := mustStatus(t, h.do(req{method: "GET", path: "/Users/" + id}), 200)
 
 	w := h.do(req{method: "PUT", path: "/Users/" + id, body: map[string]any{
-		"schemas":  []any{coreUserURN, "urn:example:unknown:schema"},
+		"schemas":  []any{coreUserURN, entUserURN},
 		"id":       id,
 		"userName": "Put@Example.com",
 		"meta":     map[string]any{"resourceType": "Group", "created": "1999-01-01T00:00:00Z", "version": `W/"99"`, "location": "https://evil.example/x"},
@@ -898,7 +898,7 @@ func TestCreateNormalisation(t *testing.T) {
 			map[string]any{entUserURN: nil, "schemas": []any{coreUserURN}}},
 		{"extension URN in any case", `{"userName":"n10@x","URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER":{"EmployeeNumber":"7"}}`,
 			map[string]any{entUserURN: map[string]any{"employeeNumber": "7"}}},
-		{"read-only input ignored", `{"userName":"n11@x","id":"mine","meta":{"created":"2001-01-01T00:00:00Z"},"groups":[{"value":"g"}],"schemas":["urn:example:other"]}`,
+		{"read-only input ignored", `{"userName":"n11@x","id":"mine","meta":{"created":"2001-01-01T00:00:00Z"},"groups":[{"value":"g"}],"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]}`,
 			map[string]any{"groups": nil, "schemas": []any{coreUserURN}}},
 		{"single value for a multi-valued attribute", `{"userName":"n12@x","emails":{"value":"a@b","type":"work"}}`,
 			map[string]any{"emails": []any{map[string]any{"value": "a@b", "type": "work"}}}},

@@ -85,15 +85,19 @@ func (s *Store) groupItem(tenant string, g *Group) groupItem {
 
 // CreateGroup stores a new group with its displayName guard and the tenant's
 // group count in one transaction. A taken displayName (case-insensitive)
-// yields ErrConflict. Members are added afterwards with ChangeMembers.
+// yields ErrConflict. Members are added afterwards with AddMembers.
 func (s *Store) CreateGroup(ctx context.Context, tenant string, g *Group) error {
 	if err := checkKeyValues(g.DisplayName, g.ExternalID); err != nil {
 		return fmt.Errorf("create group: %w", err)
 	}
 	g.Version = 1
+	item := s.groupItem(tenant, g)
+	if err := checkItemSize("group "+g.ID, item); err != nil {
+		return fmt.Errorf("create group: %w", err)
+	}
 	pk := tenantPK(tenant)
 	err := s.db.WriteTx().
-		Put(s.table.Put(s.groupItem(tenant, g)).If("attribute_not_exists($)", table.PartitionKey)).
+		Put(s.table.Put(item).If("attribute_not_exists($)", table.PartitionKey)).
 		Put(s.table.Put(guardItem{PK: pk, SK: groupNameSK(g.DisplayName), Type: "displayName", ID: g.ID}).If("attribute_not_exists($)", table.PartitionKey)).
 		Update(s.table.Update(table.PartitionKey, pk).Range(table.SortKey, groupCountSK).Add(countAttr, 1)).
 		Run(ctx)
@@ -220,10 +224,18 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant string, g *Group, prev *
 		return fmt.Errorf("update group %s: %w", g.ID, err)
 	}
 	g.Version, g.Created = prev.Version+1, prev.Created
-	put := s.table.Put(s.groupItem(tenant, g)).If("$ = ?", "ver", prev.Version)
+	item := s.groupItem(tenant, g)
+	if err := checkItemSize("group "+g.ID, item); err != nil {
+		g.Version = prev.Version
+		return fmt.Errorf("update group: %w", err)
+	}
+	put := s.table.Put(item).If("$ = ?", "ver", prev.Version)
 	if strings.EqualFold(g.DisplayName, prev.DisplayName) {
 		if err := put.Run(ctx); err != nil {
 			g.Version = prev.Version
+			if isTxConflict(err) {
+				return fmt.Errorf("update group %s: %w: %w", g.ID, ErrBusy, err)
+			}
 			if isCondFailed(err) {
 				return fmt.Errorf("update group %s: %w", g.ID, ErrVersion)
 			}
@@ -241,6 +253,8 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant string, g *Group, prev *
 		g.Version = prev.Version
 		reasons := txReasons(err)
 		switch {
+		case isTxConflict(err):
+			return fmt.Errorf("update group %s: %w: %w", g.ID, ErrBusy, err)
 		case len(reasons) == 3 && reasons[2] == "ConditionalCheckFailed":
 			return fmt.Errorf("update group %s: displayName taken: %w", g.ID, ErrConflict)
 		case isCondFailed(err):
@@ -293,19 +307,23 @@ func (s *Store) GroupsOf(ctx context.Context, tenant, uid string) ([]string, err
 }
 
 // membersPerTx is how many membership changes go in one transaction: each is
-// two actions (the membership item and the user's group set).
-const membersPerTx = table.MaxTransactItems / 2
+// two actions (the membership item and the user's group-id set), and every
+// transaction also checks the group item.
+const membersPerTx = (table.MaxTransactItems - 1) / 2
 
 // AddMembers makes the users members of group gid. Each membership is written
-// together with the user's group-id set in one transaction per 50 members;
-// the user must exist (condition), so a user deleted concurrently is skipped
-// rather than left dangling. Adding an existing member rewrites the same item
-// (idempotent). It returns the ids actually added.
-func (s *Store) AddMembers(ctx context.Context, tenant, gid string, members []Member) ([]string, error) {
+// together with the user's group-id set in one transaction per 49 members,
+// each also checking that the group exists (and, with ifVersion > 0, that it
+// is still at that version): a group deleted concurrently never gets a
+// membership item (ErrNotFound; ErrVersion when ifVersion is set). The user
+// must exist too, so a user deleted concurrently is skipped rather than left
+// dangling. Adding an existing member rewrites the same item (idempotent). It
+// returns the ids actually added.
+func (s *Store) AddMembers(ctx context.Context, tenant, gid string, ifVersion int64, members []Member) ([]string, error) {
 	var added []string
 	for start := 0; start < len(members); start += membersPerTx {
 		chunk := members[start:min(start+membersPerTx, len(members))]
-		ok, err := s.memberTx(ctx, tenant, gid, chunk, true)
+		ok, err := s.memberTx(ctx, tenant, gid, ifVersion, chunk, true)
 		if err != nil {
 			return added, err
 		}
@@ -315,15 +333,17 @@ func (s *Store) AddMembers(ctx context.Context, tenant, gid string, members []Me
 }
 
 // RemoveMembers removes the users from group gid, each membership item with
-// the user's group-id set, 50 per transaction. Removing a non-member is a
-// no-op.
-func (s *Store) RemoveMembers(ctx context.Context, tenant, gid string, uids []string) error {
+// the user's group-id set, 49 per transaction. Removing a non-member is a
+// no-op. With ifVersion > 0 each transaction checks that the group is still
+// at that version (ErrVersion otherwise); with 0 the group need not exist, so
+// the memberships of a deleted group can be removed.
+func (s *Store) RemoveMembers(ctx context.Context, tenant, gid string, ifVersion int64, uids []string) error {
 	members := make([]Member, len(uids))
 	for i, u := range uids {
 		members[i] = Member{UserID: u}
 	}
 	for start := 0; start < len(members); start += membersPerTx {
-		if _, err := s.memberTx(ctx, tenant, gid, members[start:min(start+membersPerTx, len(members))], false); err != nil {
+		if _, err := s.memberTx(ctx, tenant, gid, ifVersion, members[start:min(start+membersPerTx, len(members))], false); err != nil {
 			return err
 		}
 	}
@@ -332,10 +352,20 @@ func (s *Store) RemoveMembers(ctx context.Context, tenant, gid string, uids []st
 
 // memberTx writes one chunk of membership changes. A user that no longer
 // exists fails its condition; the chunk is retried without it.
-func (s *Store) memberTx(ctx context.Context, tenant, gid string, chunk []Member, add bool) ([]string, error) {
+func (s *Store) memberTx(ctx context.Context, tenant, gid string, ifVersion int64, chunk []Member, add bool) ([]string, error) {
+	upk := tenantPK(tenant)
+	checked := add || ifVersion > 0
 	for len(chunk) > 0 {
 		tx := s.db.WriteTx()
-		upk := tenantPK(tenant)
+		if checked {
+			check := s.table.Check(table.PartitionKey, upk).Range(table.SortKey, groupSK(gid))
+			if ifVersion > 0 {
+				check.If("$ = ?", "ver", ifVersion)
+			} else {
+				check.If("attribute_exists($)", table.PartitionKey)
+			}
+			tx.Check(check)
+		}
 		for _, m := range chunk {
 			if add {
 				tx.Put(s.table.Put(memberItem{PK: memberPK(tenant, gid), SK: memberPrefix + m.UserID, Type: "member",
@@ -357,6 +387,18 @@ func (s *Store) memberTx(ctx context.Context, tenant, gid string, chunk []Member
 			return ids, nil
 		}
 		reasons := txReasons(err)
+		if checked && len(reasons) > 0 {
+			if reasons[0] == "ConditionalCheckFailed" {
+				if ifVersion > 0 {
+					return nil, fmt.Errorf("change members of %s: group changed: %w", gid, ErrVersion)
+				}
+				return nil, fmt.Errorf("change members of %s: no such group: %w", gid, ErrNotFound)
+			}
+			reasons = reasons[1:]
+		}
+		if isTxConflict(err) {
+			return nil, fmt.Errorf("change members of %s: %w: %w", gid, ErrBusy, err)
+		}
 		if len(reasons) != 2*len(chunk) {
 			return nil, fmt.Errorf("change members of %s: %w", gid, err)
 		}
@@ -374,6 +416,35 @@ func (s *Store) memberTx(ctx context.Context, tenant, gid string, chunk []Member
 	return nil, nil
 }
 
+// TouchGroup records a change of group id's memberships: its version goes up
+// by one and its modification time becomes modified, in one UpdateItem that
+// needs no prior read, so concurrent membership changes never conflict. With
+// ifVersion > 0 the group must still be at that version (ErrVersion
+// otherwise); without, it must exist (ErrNotFound otherwise). It returns the
+// group as written.
+func (s *Store) TouchGroup(ctx context.Context, tenant, id string, modified time.Time, ifVersion int64) (*Group, error) {
+	u := s.table.Update(table.PartitionKey, tenantPK(tenant)).Range(table.SortKey, groupSK(id)).
+		Set("modified", modified.UTC()).Add("ver", 1)
+	if ifVersion > 0 {
+		u.If("$ = ?", "ver", ifVersion)
+	} else {
+		u.If("attribute_exists($)", table.PartitionKey)
+	}
+	var it groupItem
+	if err := u.Value(ctx, &it); err != nil {
+		switch {
+		case isTxConflict(err):
+			return nil, fmt.Errorf("touch group %s: %w: %w", id, ErrBusy, err)
+		case isCondFailed(err) && ifVersion > 0:
+			return nil, fmt.Errorf("touch group %s: %w", id, ErrVersion)
+		case isCondFailed(err):
+			return nil, fmt.Errorf("touch group %s: %w", id, ErrNotFound)
+		}
+		return nil, fmt.Errorf("touch group %s: %w", id, err)
+	}
+	return it.group(), nil
+}
+
 // DeleteGroup deletes a group read at version prev with its displayName guard
 // and share of the count in one transaction, then its memberships (each with
 // the member's group-id set). Readers never see the group's memberships once
@@ -387,6 +458,9 @@ func (s *Store) DeleteGroup(ctx context.Context, tenant string, prev *Group) err
 		Update(s.table.Update(table.PartitionKey, pk).Range(table.SortKey, groupCountSK).Add(countAttr, -1)).
 		Run(ctx)
 	if err != nil {
+		if isTxConflict(err) {
+			return fmt.Errorf("delete group %s: %w: %w", prev.ID, ErrBusy, err)
+		}
 		if isCondFailed(err) {
 			return fmt.Errorf("delete group %s: %w", prev.ID, ErrVersion)
 		}
@@ -406,7 +480,7 @@ func (s *Store) CleanupGroup(ctx context.Context, tenant, gid string) error {
 	for i, m := range members {
 		uids[i] = m.UserID
 	}
-	return s.RemoveMembers(ctx, tenant, gid, uids)
+	return s.RemoveMembers(ctx, tenant, gid, 0, uids)
 }
 
 // RemoveUserFromGroups deletes the memberships of user uid in the given

@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,6 +37,10 @@ var (
 	ErrVersion = errors.New("version conflict")
 	// ErrTooLarge means a request would exceed a DynamoDB limit.
 	ErrTooLarge = errors.New("too large")
+	// ErrBusy means a transaction collided with a concurrent one on the same
+	// items (DynamoDB's TransactionConflict) even after the SDK's retries.
+	// Nothing was written; the caller may retry.
+	ErrBusy = errors.New("concurrent transaction")
 )
 
 // Store is the single-table data store. It is safe for concurrent use.
@@ -196,6 +202,14 @@ func txReasons(err error) []string {
 	return codes
 }
 
+// isTxConflict reports whether a write collided with a transaction on the
+// same item: a transaction cancelled for a TransactionConflict, or a single
+// write refused with TransactionConflictException.
+func isTxConflict(err error) bool {
+	var tce *types.TransactionConflictException
+	return errors.As(err, &tce) || slices.Contains(txReasons(err), "TransactionConflict")
+}
+
 // isCondFailed reports whether err is a failed condition (plain or in a transaction).
 func isCondFailed(err error) bool { return dynamo.IsCondCheckFailed(err) }
 
@@ -226,9 +240,12 @@ func listPrefix[T any](ctx context.Context, s *Store, tenant, prefix, afterSK st
 
 // putVersioned writes item in one conditional PutItem: it must not exist
 // when prevVersion is 0, else its "ver" must still be prevVersion
-// (ErrVersion otherwise). An item DynamoDB refuses as invalid (over 400 KB)
-// yields ErrTooLarge. what names the operation in errors.
+// (ErrVersion otherwise). An item over MaxItemBytes, or one DynamoDB refuses
+// as invalid, yields ErrTooLarge. what names the operation in errors.
 func (s *Store) putVersioned(ctx context.Context, what string, item any, prevVersion int64) error {
+	if err := checkItemSize(what, item); err != nil {
+		return err
+	}
 	put := s.table.Put(item)
 	if prevVersion == 0 {
 		put.If("attribute_not_exists($)", table.PartitionKey)
@@ -236,6 +253,9 @@ func (s *Store) putVersioned(ctx context.Context, what string, item any, prevVer
 		put.If("$ = ?", "ver", prevVersion)
 	}
 	if err := put.Run(ctx); err != nil {
+		if isTxConflict(err) {
+			return fmt.Errorf("%s: %w: %w", what, ErrBusy, err)
+		}
 		if isCondFailed(err) {
 			return fmt.Errorf("%s: %w", what, ErrVersion)
 		}
@@ -245,4 +265,105 @@ func (s *Store) putVersioned(ctx context.Context, what string, item any, prevVer
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
+}
+
+// MaxItemBytes is DynamoDB's item size limit (400 KB): attribute names and
+// values counted as DynamoDB counts them.
+const MaxItemBytes = 400 << 10
+
+// SizeError is a write refused because its item would exceed MaxItemBytes.
+// It wraps ErrTooLarge.
+type SizeError struct {
+	What string // the item, e.g. "user 2819c223-…"
+	Size int    // its size as DynamoDB counts it
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("%s is %d bytes as a DynamoDB item, over the %d-byte limit", e.What, e.Size, MaxItemBytes)
+}
+
+// Unwrap makes errors.Is(err, ErrTooLarge) hold.
+func (e *SizeError) Unwrap() error { return ErrTooLarge }
+
+// checkItemSize refuses item, as DynamoDB would, when it exceeds
+// MaxItemBytes: before the request is sent, so the error is the same on AWS
+// and on the embedded engine.
+func checkItemSize(what string, item any) error {
+	av, err := dynamo.MarshalItem(item)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n := ItemSize(av); n > MaxItemBytes {
+		return &SizeError{What: what, Size: n}
+	}
+	return nil
+}
+
+// ItemSize returns the size of an item as DynamoDB counts it against the
+// 400 KB limit: for each attribute, the UTF-8 length of its name plus the
+// size of its value (see attrSize).
+func ItemSize(item map[string]types.AttributeValue) int {
+	n := 0
+	for name, v := range item {
+		n += len(name) + attrSize(v)
+	}
+	return n
+}
+
+// attrSize is the size of one value: strings and binaries their length,
+// numbers one byte per two significant digits plus one, booleans and nulls
+// one byte, sets the sum of their elements, and lists and maps 3 bytes plus
+// one byte and the size of each element (and each key of a map).
+func attrSize(v types.AttributeValue) int {
+	switch t := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(t.Value)
+	case *types.AttributeValueMemberB:
+		return len(t.Value)
+	case *types.AttributeValueMemberN:
+		return numberSize(t.Value)
+	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
+		return 1
+	case *types.AttributeValueMemberSS:
+		n := 0
+		for _, s := range t.Value {
+			n += len(s)
+		}
+		return n
+	case *types.AttributeValueMemberNS:
+		n := 0
+		for _, s := range t.Value {
+			n += numberSize(s)
+		}
+		return n
+	case *types.AttributeValueMemberBS:
+		n := 0
+		for _, b := range t.Value {
+			n += len(b)
+		}
+		return n
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, e := range t.Value {
+			n += 1 + attrSize(e)
+		}
+		return n
+	case *types.AttributeValueMemberM:
+		n := 3
+		for k, e := range t.Value {
+			n += 1 + len(k) + attrSize(e)
+		}
+		return n
+	}
+	return 0
+}
+
+// numberSize is the stored size of a DynamoDB number: its significant
+// digits (leading and trailing zeros trimmed), two per byte, plus one byte.
+func numberSize(s string) int {
+	mant, _, _ := strings.Cut(strings.ToLower(s), "e")
+	mant = strings.TrimLeft(mant, "+-")
+	mant = strings.Replace(mant, ".", "", 1)
+	mant = strings.Trim(mant, "0")
+	return (len(mant)+1)/2 + 1
 }

@@ -117,9 +117,13 @@ func (s *Store) CreateUser(ctx context.Context, tenant string, u *User) error {
 		return fmt.Errorf("create user: %w", err)
 	}
 	u.Version = 1
+	item := s.userItem(tenant, u)
+	if err := checkItemSize("user "+u.ID, item); err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
 	pk := tenantPK(tenant)
 	tx := s.db.WriteTx().
-		Put(s.table.Put(s.userItem(tenant, u)).If("attribute_not_exists($)", table.PartitionKey)).
+		Put(s.table.Put(item).If("attribute_not_exists($)", table.PartitionKey)).
 		Put(s.table.Put(guardItem{PK: pk, SK: userNameSK(u.UserName), Type: "userName", ID: u.ID}).If("attribute_not_exists($)", table.PartitionKey)).
 		Update(s.table.Update(table.PartitionKey, pk).Range(table.SortKey, userCountSK).Add(countAttr, 1))
 	if err := tx.Run(ctx); err != nil {
@@ -199,10 +203,18 @@ func (s *Store) UpdateUser(ctx context.Context, tenant string, u *User, prev *Us
 	}
 	u.Version = prev.Version + 1
 	u.Created = prev.Created
-	put := s.table.Put(s.userItem(tenant, u)).If("$ = ?", "ver", prev.Version)
+	item := s.userItem(tenant, u)
+	if err := checkItemSize("user "+u.ID, item); err != nil {
+		u.Version = prev.Version
+		return fmt.Errorf("update user: %w", err)
+	}
+	put := s.table.Put(item).If("$ = ?", "ver", prev.Version)
 	if strings.EqualFold(u.UserName, prev.UserName) {
 		if err := put.Run(ctx); err != nil {
 			u.Version = prev.Version
+			if isTxConflict(err) {
+				return fmt.Errorf("update user %s: %w: %w", u.ID, ErrBusy, err)
+			}
 			if isCondFailed(err) {
 				return fmt.Errorf("update user %s: %w", u.ID, ErrVersion)
 			}
@@ -219,6 +231,8 @@ func (s *Store) UpdateUser(ctx context.Context, tenant string, u *User, prev *Us
 		u.Version = prev.Version
 		reasons := txReasons(err)
 		switch {
+		case isTxConflict(err):
+			return fmt.Errorf("update user %s: %w: %w", u.ID, ErrBusy, err)
 		case len(reasons) == 3 && reasons[2] == "ConditionalCheckFailed":
 			return fmt.Errorf("update user %s: userName taken: %w", u.ID, ErrConflict)
 		case isCondFailed(err):
@@ -239,6 +253,9 @@ func (s *Store) DeleteUser(ctx context.Context, tenant string, prev *User) error
 		Delete(s.table.Delete(table.PartitionKey, pk).Range(table.SortKey, userNameSK(prev.UserName))).
 		Update(s.table.Update(table.PartitionKey, pk).Range(table.SortKey, userCountSK).Add(countAttr, -1))
 	if err := tx.Run(ctx); err != nil {
+		if isTxConflict(err) {
+			return fmt.Errorf("delete user %s: %w: %w", prev.ID, ErrBusy, err)
+		}
 		if isCondFailed(err) {
 			return fmt.Errorf("delete user %s: %w", prev.ID, ErrVersion)
 		}
@@ -334,6 +351,9 @@ func (s *Store) ImportUsers(ctx context.Context, tenant string, users []*User) e
 		}
 		if u.Version == 0 {
 			u.Version = 1
+		}
+		if err := checkItemSize("user "+u.ID, s.userItem(tenant, u)); err != nil {
+			return fmt.Errorf("import users: %w", err)
 		}
 		items = append(items, s.userItem(tenant, u),
 			guardItem{PK: tenantPK(tenant), SK: userNameSK(u.UserName), Type: "userName", ID: u.ID})

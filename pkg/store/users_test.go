@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/store/storetest"
 )
@@ -215,5 +217,64 @@ func TestImportUsers(t *testing.T) {
 	}
 	if err := s.CreateUser(ctx, "t1", newUser("new", "user0@x")); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("imported guard not enforced: %v", err)
+	}
+}
+
+// TestItemSize checks the item size DynamoDB counts against its 400 KB limit
+// on known items.
+func TestItemSize(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		item map[string]types.AttributeValue
+		want int
+	}{
+		{"string", map[string]types.AttributeValue{"ab": &types.AttributeValueMemberS{Value: "héllo"}}, 2 + 6},
+		{"binary", map[string]types.AttributeValue{"doc": &types.AttributeValueMemberB{Value: make([]byte, 10)}}, 3 + 10},
+		{"number", map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: "-00123.4500"}}, 1 + 4}, // 12345: 3 bytes of digits + 1
+		{"zero", map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: "0"}}, 1 + 1},
+		{"bool and null", map[string]types.AttributeValue{"a": &types.AttributeValueMemberBOOL{Value: true}, "b": &types.AttributeValueMemberNULL{Value: true}}, 2 + 2},
+		{"string set", map[string]types.AttributeValue{"groups": &types.AttributeValueMemberSS{Value: []string{"g1", "g22"}}}, 6 + 5},
+		{"list", map[string]types.AttributeValue{"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: "abc"}}}}, 1 + 3 + 1 + 3},
+		{"map", map[string]types.AttributeValue{"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": &types.AttributeValueMemberS{Value: "v"}}}}, 1 + 3 + 1 + 1 + 1},
+	} {
+		if got := store.ItemSize(tc.item); got != tc.want {
+			t.Errorf("%s: ItemSize = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestOversizedUserRefused checks that a user item over 400 KB is refused
+// with a SizeError before any request reaches DynamoDB, on create, update
+// and import.
+func TestOversizedUserRefused(t *testing.T) {
+	env := storetest.New(t)
+	s, ctx := env.Store, context.Background()
+	u := newUser("u1", "u1@x")
+	// The document alone is under the limit; with the other attributes and
+	// their names the item is over it by a few bytes.
+	u.Doc = make([]byte, store.MaxItemBytes-40)
+	before := env.Metrics.Snapshot()
+	err := s.CreateUser(ctx, "t1", u)
+	var se *store.SizeError
+	if !errors.As(err, &se) || !errors.Is(err, store.ErrTooLarge) || se.Size <= store.MaxItemBytes {
+		t.Fatalf("create: %v, want a SizeError over %d", err, store.MaxItemBytes)
+	}
+	if err := s.ImportUsers(ctx, "t1", []*store.User{u}); !errors.Is(err, store.ErrTooLarge) {
+		t.Fatalf("import: %v, want ErrTooLarge", err)
+	}
+	if d := env.Metrics.Snapshot().Sub(before); d.Total() != 0 {
+		t.Fatalf("%d DynamoDB requests for refused items", d.Total())
+	}
+	small := newUser("u2", "u2@x")
+	if err := s.CreateUser(ctx, "t1", small); err != nil {
+		t.Fatal(err)
+	}
+	next := *small
+	next.Doc = u.Doc
+	if err := s.UpdateUser(ctx, "t1", &next, small); !errors.Is(err, store.ErrTooLarge) {
+		t.Fatalf("update: %v, want ErrTooLarge", err)
+	}
+	if next.Version != small.Version {
+		t.Errorf("a refused update changed the version to %d", next.Version)
 	}
 }

@@ -2,7 +2,8 @@ package okta
 
 import (
 	"slices"
-	"unicode/utf8"
+
+	"github.com/scimless/scimless/pkg/jsonstr"
 )
 
 // encodeUpsertUsers returns the bulk-upsert body
@@ -39,7 +40,7 @@ func appendUpsertUsers(dst []byte, keys []string, users []User) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"externalId":`...)
-		dst = appendString(dst, u.ExternalID)
+		dst = jsonstr.Append(dst, u.ExternalID)
 		dst = append(dst, `,"profile":{`...)
 		first := true
 		for _, a := range u.Profile.standard() {
@@ -71,60 +72,7 @@ func appendField(dst []byte, first bool, name, value string) []byte {
 	if !first {
 		dst = append(dst, ',')
 	}
-	dst = appendString(dst, name)
+	dst = jsonstr.Append(dst, name)
 	dst = append(dst, ':')
-	return appendString(dst, value)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Like encoding/json it replaces
-// invalid UTF-8 with U+FFFD and escapes U+2028 and U+2029; unlike it, it
-// does not escape <, > and &, which Okta does not need.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return jsonstr.Append(dst, value)
 }
