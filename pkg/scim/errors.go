@@ -38,6 +38,8 @@ func toSCIM(err error) *scimerr.Error {
 		return scimerr.New(http.StatusPreconditionFailed, "", "the resource was modified by another request; read it again and retry")
 	case errors.Is(err, store.ErrTooLarge):
 		return scimerr.InvalidValue("a value exceeds the size the service accepts (%d bytes for identifiers, 400 KB per resource)", store.MaxKeyValue)
+	case errors.Is(err, auth.ErrThrottled): // wraps ErrUnauthorized: check first
+		return throttledClient(err)
 	case errors.Is(err, auth.ErrSuspended): // wraps ErrUnauthorized: check first
 		return scimerr.New(http.StatusForbidden, "", "this tenant is suspended; its operator can resume it with: scimless tenant resume")
 	case errors.Is(err, auth.ErrUnauthorized):

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scimless/scimless/pkg/auth"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 )
 
@@ -83,6 +84,17 @@ func (l *limiter) allow(tenant string, rl RateLimit) (bool, time.Duration) {
 func tooManyRequests(wait time.Duration) *scimerr.Error {
 	e := scimerr.New(http.StatusTooManyRequests, "", "too many requests for this tenant; retry after the time in Retry-After")
 	e.RetryAfter = max(1, int(math.Ceil(wait.Seconds())))
+	return e
+}
+
+// throttledClient is the 429 of a client refused for presenting too many
+// unknown tokens (err wraps auth.ErrThrottled).
+func throttledClient(err error) *scimerr.Error {
+	e := scimerr.New(http.StatusTooManyRequests, "", "too many requests with an unknown token from this client; retry after the time in Retry-After")
+	e.RetryAfter = 1
+	if te, ok := errors.AsType[*auth.ThrottledError](err); ok {
+		e.RetryAfter = max(1, int(math.Ceil(te.RetryAfter.Seconds())))
+	}
 	return e
 }
 

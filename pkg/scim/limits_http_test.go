@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,5 +70,45 @@ func TestRequestLimits(t *testing.T) {
 				t.Fatalf("error without SCIM body: %s", rec.Header().Get("Content-Type"))
 			}
 		})
+	}
+}
+
+// TestBadTokenThrottle: a client that keeps presenting unknown tokens gets
+// a SCIM 429 with Retry-After instead of a lookup each; a valid token from
+// another client is not affected.
+func TestBadTokenThrottle(t *testing.T) {
+	env := storetest.New(t)
+	if _, _, err := auth.Issue(context.Background(), env.Store, auth.IssueOptions{Tenant: "acme", Secret: "token-acme"}); err != nil {
+		t.Fatal(err)
+	}
+	h := scim.New(scim.Config{Store: env.Store, Auth: auth.NewAuthenticator(env.Store, time.Hour, auth.WithBadTokenLimit(0.25, 2))})
+	send := func(client, token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/scim/v2/Users", nil)
+		req.RemoteAddr = client
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	steps := []struct {
+		client, token string
+		status        int
+		retryAfter    string
+	}{
+		{"192.0.2.1:1000", "guess-0001", 401, ""},
+		{"192.0.2.1:1001", "guess-0002", 401, ""},
+		{"192.0.2.1:1002", "guess-0003", 429, "4"},
+		{"192.0.2.2:1000", "token-acme", 200, ""},
+		{"192.0.2.2:1000", "guess-0004", 401, ""},
+	}
+	for i, s := range steps {
+		rec := send(s.client, s.token)
+		if rec.Code != s.status || rec.Header().Get("Retry-After") != s.retryAfter {
+			t.Fatalf("step %d: %d Retry-After %q, want %d %q: %s", i, rec.Code, rec.Header().Get("Retry-After"), s.status, s.retryAfter, rec.Body)
+		}
+		if s.status != 200 && (rec.Header().Get("Content-Type") != "application/scim+json" ||
+			!strings.Contains(rec.Body.String(), `"status":"`+strconv.Itoa(s.status)+`"`)) {
+			t.Fatalf("step %d: not a SCIM error: %s %s", i, rec.Header().Get("Content-Type"), rec.Body)
+		}
 	}
 }
