@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/ratelimit"
 	"github.com/scimless/scimless/pkg/scim"
+	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/store/storetest"
 )
 
@@ -25,6 +27,14 @@ func TestRequestLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := env.Store.SetTenantSettings(ctx, "slow", map[string]string{store.SettingRateLimit: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	// 0.25 s into a second: a refused request may retry in 0.75 s.
+	at := time.Unix(1_700_000_000, 250_000_000)
+	limiter := func(def float64) ratelimit.Limiter {
+		return ratelimit.New(ratelimit.Config{Store: env.Store, Default: def, Now: func() time.Time { return at }})
+	}
 	tests := []struct {
 		name      string
 		cfg       scim.Config
@@ -33,24 +43,17 @@ func TestRequestLimits(t *testing.T) {
 		wantLast  int
 		wantRetry string
 	}{
-		{"within burst", scim.Config{RateLimit: func(context.Context, string) scim.RateLimit { return scim.RateLimit{Rate: 1, Burst: 3} }}, 3, "slow", 200, ""},
-		{"over burst", scim.Config{RateLimit: func(context.Context, string) scim.RateLimit { return scim.RateLimit{Rate: 1, Burst: 3} }}, 4, "slow", 429, "1"},
-		{"per-tenant limit", scim.Config{RateLimit: func(_ context.Context, tenant string) scim.RateLimit {
-			if tenant == "slow" {
-				return scim.RateLimit{Rate: 0.5, Burst: 1}
-			}
-			return scim.RateLimit{}
-		}}, 2, "slow", 429, "2"},
-		{"unlimited tenant", scim.Config{RateLimit: func(_ context.Context, tenant string) scim.RateLimit {
-			if tenant == "slow" {
-				return scim.RateLimit{Rate: 0.5, Burst: 1}
-			}
-			return scim.RateLimit{}
-		}}, 5, "other", 200, ""},
+		{"no limiter", scim.Config{}, 10, "slow", 200, ""},
+		{"within the tenant's limit", scim.Config{Limiter: limiter(0)}, 2, "slow", 200, ""},
+		{"over the tenant's limit", scim.Config{Limiter: limiter(0)}, 3, "slow", 429, "1"},
+		{"tenant without a limit", scim.Config{Limiter: limiter(0)}, 10, "other", 200, ""},
+		{"within the default", scim.Config{Limiter: limiter(4)}, 4, "other", 200, ""},
+		{"over the default", scim.Config{Limiter: limiter(4)}, 5, "other", 429, "1"},
 		{"timeout", scim.Config{RequestTimeout: time.Nanosecond}, 1, "slow", 503, "5"},
 	}
-	for _, tc := range tests {
+	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			at = at.Add(time.Minute * time.Duration(i+1)) // a fresh window per case
 			tc.cfg.Store, tc.cfg.Auth = env.Store, auth.NewAuthenticator(env.Store, time.Hour)
 			h := scim.New(tc.cfg)
 			var rec *httptest.ResponseRecorder
@@ -66,8 +69,9 @@ func TestRequestLimits(t *testing.T) {
 			if got := rec.Header().Get("Retry-After"); got != tc.wantRetry {
 				t.Fatalf("Retry-After %q, want %q", got, tc.wantRetry)
 			}
-			if tc.wantLast != http.StatusOK && rec.Header().Get("Content-Type") != "application/scim+json" {
-				t.Fatalf("error without SCIM body: %s", rec.Header().Get("Content-Type"))
+			if tc.wantLast != http.StatusOK && (rec.Header().Get("Content-Type") != "application/scim+json" ||
+				!strings.Contains(rec.Body.String(), `"status":"`+strconv.Itoa(tc.wantLast)+`"`)) {
+				t.Fatalf("error without SCIM body: %s %s", rec.Header().Get("Content-Type"), rec.Body)
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/ratelimit"
 	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 	"github.com/scimless/scimless/pkg/store"
@@ -56,9 +57,9 @@ type Config struct {
 	// RequestTimeout bounds each request (DefaultRequestTimeout when zero;
 	// negative disables it).
 	RequestTimeout time.Duration
-	// RateLimit returns a tenant's request budget; nil means the tenant's
-	// "rateLimit" setting, or DefaultRate and DefaultBurst.
-	RateLimit func(ctx context.Context, tenant string) RateLimit
+	// Limiter limits each tenant's requests (see package ratelimit); nil
+	// means no limit. A refused request gets a SCIM 429 with Retry-After.
+	Limiter ratelimit.Limiter
 	// NoAudit turns off the audit trail of writes (benchmarks only).
 	NoAudit bool
 }
@@ -76,8 +77,7 @@ type Server struct {
 	timeout  time.Duration
 	tenants  *tenants
 	noAudit  bool
-	limits   *limiter
-	rate     func(ctx context.Context, tenant string) RateLimit
+	limiter  ratelimit.Limiter
 }
 
 // New returns a server for cfg.
@@ -96,13 +96,9 @@ func New(cfg Config) *Server {
 	if s.timeout == 0 {
 		s.timeout = DefaultRequestTimeout
 	}
-	s.limits = newLimiter(s.now)
 	s.tenants = &tenants{store: cfg.Store, now: s.now, m: map[string]cachedTenant{}}
 	s.noAudit = cfg.NoAudit
-	s.rate = cfg.RateLimit
-	if s.rate == nil {
-		s.rate = s.tenantRateLimit
-	}
+	s.limiter = cfg.Limiter
 	s.mux = s.routes()
 	return s
 }
@@ -150,9 +146,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	principal = p
-	if ok, wait := s.limits.allow(p.Tenant, s.rate(ctx, p.Tenant)); !ok {
-		s.writeError(rw, r, tooManyRequests(wait))
-		return
+	if s.limiter != nil {
+		if ok, wait := s.limiter.Allow(ctx, p.Tenant); !ok {
+			s.writeError(rw, r, tooManyRequests(wait))
+			return
+		}
 	}
 	v, err := s.tenants.viewFor(ctx, p.Tenant)
 	if err != nil {
