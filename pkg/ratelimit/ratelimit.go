@@ -92,14 +92,14 @@ type Config struct {
 // is allowed (a limiter must not turn a table hiccup into an outage) and the
 // failure logged.
 type Shared struct {
-	store   *store.Store
-	def     float64
-	log     *slog.Logger
-	now     func() time.Time
-	ttl     time.Duration
-	mu      sync.Mutex
-	rates   map[string]cachedRate
-	full    map[string]time.Time // tenant → end of its window known to be full
+	store *store.Store
+	def   float64
+	log   *slog.Logger
+	now   func() time.Time
+	ttl   time.Duration
+	mu    sync.Mutex
+	rates map[string]cachedRate
+	full  map[string]time.Time // tenant → end of its window known to be full
 }
 
 type cachedRate struct {
