@@ -100,12 +100,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	fmt.Fprintf(stdout, "scimless dev: serving on %s\n", engine)
+	// Counts are per tenant: the APIs given this limiter share a tenant's budget.
+	limiter := ratelimit.New(ratelimit.Config{Store: db.Store, Default: *rateLimit, Logger: logger})
 	xh, stopXaaS, err := startXaaSDev(ctx, xo, db.Store, logger, stdout)
 	if err != nil {
 		return err
 	}
 	defer stopXaaS()
-	limiter := ratelimit.New(ratelimit.Config{Store: db.Store, Default: *rateLimit, Logger: logger})
 	handler := devHandler(withXaaS(scim.New(scim.Config{
 		Store: db.Store, Auth: auth.NewAuthenticator(db.Store, 0, auth.WithLogger(logger)), Logger: logger, Limiter: limiter,
 	}), xh), db)
