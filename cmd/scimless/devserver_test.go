@@ -353,3 +353,60 @@ func TestDevServerTimeouts(t *testing.T) {
 		}
 	})
 }
+
+func TestParseServerError(t *testing.T) {
+	tests := []struct {
+		in     string
+		status int
+		reason string
+		ok     bool
+	}{
+		{"HTTP/1.1 400 Bad Request: invalid header name" + serverErrorHeaders + "400 Bad Request: invalid header name", 400, "invalid header name", true},
+		{"HTTP/1.1 400 Bad Request" + serverErrorHeaders + "400 Bad Request", 400, "", true},
+		{"HTTP/1.1 501 Not Implemented" + serverErrorHeaders + "Unsupported transfer encoding", 501, "Unsupported transfer encoding", true},
+		{"HTTP/1.1 431 Request Header Fields Too Large" + serverErrorHeaders + "431 Request Header Fields Too Large", 431, "", true},
+		// A handler's response carries other headers (Date at least).
+		{"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nDate: Mon, 07 Dec 2026 10:00:00 GMT\r\nConnection: close\r\n\r\nx", 0, "", false},
+		{"HTTP/1.1 200 OK" + serverErrorHeaders + "fine", 0, "", false},
+		{"HTTP/1.1 100 Continue\r\n\r\n", 0, "", false},
+		{"hello", 0, "", false},
+		{"", 0, "", false},
+	}
+	for _, tc := range tests {
+		status, reason, ok := parseServerError([]byte(tc.in))
+		if status != tc.status || reason != tc.reason || ok != tc.ok {
+			t.Errorf("parseServerError(%q) = %d, %q, %v; want %d, %q, %v", tc.in, status, reason, ok, tc.status, tc.reason, tc.ok)
+		}
+	}
+}
+
+func FuzzParseServerError(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 400 Bad Request: invalid header name" + serverErrorHeaders + "400 Bad Request: invalid header name"))
+	f.Add([]byte("HTTP/1.1 501 Not Implemented" + serverErrorHeaders + "Unsupported transfer encoding"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nDate: x\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		status, _, ok := parseServerError(p)
+		if ok && (status < 400 || status > 599) {
+			t.Fatalf("status %d accepted", status)
+		}
+		if ok {
+			resp := apiErrorResponse(status, "r", requestPath(p))
+			if r, err := http.ReadResponse(bufio.NewReader(strings.NewReader(string(resp))), nil); err != nil || r.StatusCode != status {
+				t.Fatalf("rewritten response %q: %v", resp, err)
+			}
+		}
+	})
+}
+
+func TestRequestPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"GET /scim/v2/Users?count=1 HTTP/1.1\r\nHost: x\r\n": "/scim/v2/Users",
+		"POST /xaas/v1/users:bulk HTTP/1.1\r\n":              "/xaas/v1/users:bulk",
+		"GARBAGE":                                            "",
+		"":                                                   "",
+	} {
+		if got := requestPath([]byte(in)); got != want {
+			t.Errorf("requestPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

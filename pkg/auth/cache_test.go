@@ -89,3 +89,18 @@ func TestClientKey(t *testing.T) {
 		}
 	}
 }
+
+func FuzzClientKey(f *testing.F) {
+	for _, s := range []string{"192.0.2.7:51234", "[2001:db8::1]:443", "2001:db8::1", "", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, addr string) {
+		k := clientKey(addr)
+		if len(k) > 64 {
+			t.Fatalf("clientKey(%q) = %q: longer than 64 bytes", addr, k)
+		}
+		if clientKey(addr) != k {
+			t.Fatal("not deterministic")
+		}
+	})
+}

@@ -242,3 +242,33 @@ func TestSharedStoreFailure(t *testing.T) {
 		t.Fatalf("failure not logged: %s", logs.String())
 	}
 }
+
+// BenchmarkAllow is the limiter's cost per request: nothing for a tenant
+// without a limit (its setting is cached), one UpdateItem on the embedded
+// engine for a limited one, none once its window is known to be full.
+//
+//	go test ./pkg/ratelimit -run '^$' -bench Allow -benchmem
+func BenchmarkAllow(b *testing.B) {
+	env := storetest.New(b)
+	ctx := context.Background()
+	for id, rate := range map[string]string{"free": "", "limited": "1000000", "full": "1"} {
+		if err := env.Store.CreateTenant(ctx, &store.Tenant{ID: id, Settings: map[string]string{store.SettingRateLimit: rate}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tenant := range []string{"free", "limited", "full"} {
+		b.Run(tenant, func(b *testing.B) {
+			at := time.Unix(1_700_000_000, 0)
+			l := ratelimit.New(ratelimit.Config{Store: env.Store, Now: func() time.Time { return at }})
+			l.Allow(ctx, tenant) // reads and caches the setting
+			before := env.Metrics.Snapshot()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				l.Allow(ctx, tenant)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(env.Metrics.Snapshot().Sub(before).Total())/float64(b.N), "roundtrips/op")
+		})
+	}
+}
