@@ -14,7 +14,7 @@ import (
 
 // A tenant with a rate limit has one request counter per time window:
 //
-//	counter  pk "T#{tenant}#RATE#{window start, Unix seconds}"  sk "RATE"  n, ttl
+//	counter  pk "T#{tenant}#RATE#{window start, Unix seconds}"  sk "RATE"  type "rateCounter", n, ttl
 //
 // Every instance serving the tenant counts into the same item with one
 // conditional UpdateItem, so the limit holds across Lambda instances. Each
@@ -42,6 +42,7 @@ func (s *Store) CountRequest(ctx context.Context, tenant string, start time.Time
 	}
 	err := s.table.Update(table.PartitionKey, ratePK(tenant, start)).Range(table.SortKey, rateSK).
 		Add("n", 1).
+		SetIfNotExists("type", "rateCounter").
 		SetIfNotExists(table.TTLAttribute, start.Add(counterTTL).Unix()).
 		If("attribute_not_exists($) OR $ < ?", "n", "n", limit).
 		Run(ctx)

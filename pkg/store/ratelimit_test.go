@@ -7,7 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/scimless/scimless/pkg/store/storetest"
+	"github.com/scimless/scimless/pkg/table"
 )
 
 func TestCountRequest(t *testing.T) {
@@ -46,6 +51,31 @@ func TestCountRequest(t *testing.T) {
 		if n, err := s.RequestCount(ctx, c.tenant, c.start); err != nil || n != c.want {
 			t.Errorf("count %s %v = %d, %v; want %d", c.tenant, c.start.Unix(), n, err, c.want)
 		}
+	}
+}
+
+// The counter carries its type and a TTL, so DynamoDB deletes it and a
+// scan of the table can tell it apart.
+func TestCountRequestItem(t *testing.T) {
+	env := storetest.New(t)
+	ctx := context.Background()
+	w := time.Unix(1_700_000_000, 0)
+	if ok, err := env.Store.CountRequest(ctx, "acme", w, 5); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	out, err := env.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table.DefaultName), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{
+			table.PartitionKey: &types.AttributeValueMemberS{Value: "T#acme#RATE#1700000000"},
+			table.SortKey:      &types.AttributeValueMemberS{Value: "RATE"},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl, _ := out.Item[table.TTLAttribute].(*types.AttributeValueMemberN)
+	typ, _ := out.Item["type"].(*types.AttributeValueMemberS)
+	n, _ := out.Item["n"].(*types.AttributeValueMemberN)
+	if ttl == nil || ttl.Value != "1700000600" || typ == nil || typ.Value != "rateCounter" || n == nil || n.Value != "1" {
+		t.Fatalf("counter item %v", out.Item)
 	}
 }
 
