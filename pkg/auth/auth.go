@@ -152,8 +152,8 @@ const (
 // Option configures an Authenticator.
 type Option func(*Authenticator)
 
-// WithLogger sets the logger of failed "last used" updates (default
-// slog.Default()).
+// WithLogger sets the logger of the "last used" updates that fail or panic
+// (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(a *Authenticator) { a.log = l } }
 
 // WithClock sets the clock (tests).
