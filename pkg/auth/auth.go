@@ -232,7 +232,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Princi
 	now := a.now()
 	a.mu.RLock()
 	tok, hit := a.known.get(key, now)
-	_, bad := a.unknown.get(key, now)
+	bad := false
+	if !hit {
+		_, bad = a.unknown.get(key, now)
+	}
 	a.mu.RUnlock()
 	if !hit {
 		client := ""
