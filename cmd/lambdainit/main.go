@@ -1,7 +1,7 @@
 // Command lambdainit prints the Lambda figures of a function: the size of its
 // linux/arm64 deployment binary and zip, and its init time (process start to
 // the first request for an invocation) measured on this machine against a
-// fake Lambda Runtime API. Run it from the repository:
+// fake Lambda Runtime API (package lambdatest). Run it from the repository:
 //
 //	go run ./cmd/lambdainit [-function ./functions/scim] [-runs 20]
 //
@@ -28,9 +28,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,12 +35,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/lambdatest"
 	"github.com/scimless/scimless/pkg/localdb"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -109,22 +106,23 @@ func run() error {
 	if _, err := build(root, *function, host, runtime.GOOS, runtime.GOARCH); err != nil {
 		return err
 	}
-	rt, err := startRuntime()
+	rt, err := lambdatest.NewRuntime()
 	if err != nil {
 		return err
 	}
-	defer rt.close()
-	env := lambdaEnv(rt.addr, dir)
+	defer rt.Close()
+	rt.FunctionARN = "arn:aws:lambda:eu-west-1:123456789012:function:scimless-scim"
+	env := lambdaEnv(rt.Addr, dir)
 	// A first start reads the binary from disk into the page cache; Lambda
 	// keeps that in its init figure too, but it is not what varies with the
 	// code, so it is shown apart.
-	first, err := rt.coldStart(host, env)
+	first, err := coldStart(rt, host, env)
 	if err != nil {
 		return err
 	}
 	var wall, cpu, queued []time.Duration
 	for range *runs {
-		s, err := rt.coldStart(host, env)
+		s, err := coldStart(rt, host, env)
 		if err != nil {
 			return err
 		}
@@ -134,7 +132,7 @@ func run() error {
 			queued = append(queued, s.runqueue)
 		}
 	}
-	med := percentile(wall, 50)
+	med := median(wall)
 	fmt.Printf("%s init, exec to first /runtime/invocation/next (%s/%s build, %d CPUs, load average %s; %d runs after one untimed start of %s):\n",
 		name, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadAverage(), *runs, ms(first.wall))
 	fmt.Printf("  wall                  %s  target median <= 50 ms: %s\n", summary(wall), verdict(med <= maxInitMedian, &missed))
@@ -182,6 +180,13 @@ func loadAverage() string {
 		return strings.Join(f[:3], " ")
 	}
 	return "n/a"
+}
+
+// median returns the median of d, in any order (d is not changed).
+func median(d []time.Duration) time.Duration {
+	sorted := slices.Clone(d)
+	slices.Sort(sorted)
+	return percentile(sorted, 50)
 }
 
 // percentile returns the nearest-rank p-th percentile of sorted durations.
@@ -270,113 +275,6 @@ func lambdaEnv(runtimeAPI, dir string) []string {
 	}
 }
 
-// fakeRuntime serves the Lambda Runtime API calls the aws-lambda-go runtime
-// makes, for one function process at a time.
-type fakeRuntime struct {
-	addr        string
-	srv         *http.Server
-	next        chan time.Time  // when a process asked for an invocation
-	invocations chan invocation // handed to the waiting process
-	results     chan result
-}
-
-type invocation struct {
-	id      string
-	payload []byte
-}
-
-type result struct {
-	body   []byte
-	failed bool
-	at     time.Time
-}
-
-func startRuntime() (*fakeRuntime, error) {
-	rt := &fakeRuntime{next: make(chan time.Time, 1), invocations: make(chan invocation), results: make(chan result, 1)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
-		at := time.Now()
-		select {
-		case rt.next <- at:
-		default:
-		}
-		select {
-		case inv := <-rt.invocations:
-			w.Header().Set("Lambda-Runtime-Aws-Request-Id", inv.id)
-			w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(time.Now().Add(30*time.Second).UnixMilli(), 10))
-			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:eu-west-1:123456789012:function:scimless-scim")
-			w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0")
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(inv.payload)
-		case <-r.Context().Done(): // the process was stopped
-		}
-	})
-	post := func(failed bool) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			b, _ := io.ReadAll(r.Body)
-			select {
-			case rt.results <- result{body: b, failed: failed, at: time.Now()}:
-			default:
-			}
-			w.WriteHeader(http.StatusAccepted)
-		}
-	}
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", post(false))
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", post(true))
-	mux.HandleFunc("POST /2018-06-01/runtime/init/error", post(true))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	rt.addr = ln.Addr().String()
-	rt.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = rt.srv.Serve(ln) }()
-	return rt, nil
-}
-
-func (rt *fakeRuntime) close() { _ = rt.srv.Close() }
-
-// process is a started function.
-type process struct {
-	cmd    *exec.Cmd
-	output *lockedBuffer
-	exited chan struct{}
-}
-
-func (rt *fakeRuntime) start(bin string, env []string) (*process, time.Time, error) {
-	// Forget anything a previous process left.
-	select {
-	case <-rt.next:
-	default:
-	}
-	p := &process{cmd: exec.Command(bin), output: &lockedBuffer{}, exited: make(chan struct{})}
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
-	start := time.Now()
-	if err := p.cmd.Start(); err != nil {
-		return nil, start, err
-	}
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	return p, start, nil
-}
-
-// ready waits for the process's first request for an invocation.
-func (rt *fakeRuntime) ready(p *process) (time.Time, error) {
-	select {
-	case at := <-rt.next:
-		return at, nil
-	case <-p.exited:
-		return time.Time{}, fmt.Errorf("the function exited during init:\n%s", p.output.String())
-	case <-time.After(10 * time.Second):
-		return time.Time{}, fmt.Errorf("the function was not ready within 10 s:\n%s", p.output.String())
-	}
-}
-
-func (p *process) stop() {
-	_ = p.cmd.Process.Kill()
-	<-p.exited
-}
-
 // initSample is one timed cold start.
 type initSample struct {
 	wall      time.Duration // exec to first request for an invocation
@@ -385,21 +283,30 @@ type initSample struct {
 	haveSched bool          // cpu and runqueue are known (Linux schedstat)
 }
 
+// start starts the function binary bin with env against rt.
+func start(bin string, env []string) (*lambdatest.Function, time.Time, error) {
+	cmd := exec.Command(bin)
+	cmd.Env = env
+	begin := time.Now()
+	fn, err := lambdatest.StartProcess(cmd)
+	return fn, begin, err
+}
+
 // coldStart starts the function and times it until it is ready.
-func (rt *fakeRuntime) coldStart(bin string, env []string) (initSample, error) {
-	p, start, err := rt.start(bin, env)
+func coldStart(rt *lambdatest.Runtime, bin string, env []string) (initSample, error) {
+	fn, begin, err := start(bin, env)
 	if err != nil {
 		return initSample{}, err
 	}
-	defer p.stop()
-	at, err := rt.ready(p)
+	defer fn.Stop()
+	at, err := rt.Ready(fn)
 	if err != nil {
 		return initSample{}, err
 	}
-	s := initSample{wall: at.Sub(start)}
+	s := initSample{wall: at.Sub(begin)}
 	// The process now blocks in its request for an invocation, so its
 	// counters hardly move between "ready" and this read.
-	s.cpu, s.runqueue, s.haveSched = schedstat(p.cmd.Process.Pid)
+	s.cpu, s.runqueue, s.haveSched = schedstat(fn.Pid())
 	return s, nil
 }
 
@@ -431,7 +338,7 @@ func schedstat(pid int) (cpu, wait time.Duration, ok bool) {
 // invokeTwice runs one process against the embedded engine and gives it the
 // event twice: the first invocation is cold (token lookup, new connections),
 // the second warm.
-func invokeTwice(rt *fakeRuntime, bin string, env []string, name string, payload []byte) error {
+func invokeTwice(rt *lambdatest.Runtime, bin string, env []string, name string, payload []byte) error {
 	ctx := context.Background()
 	eng, err := localdb.Start()
 	if err != nil {
@@ -448,60 +355,31 @@ func invokeTwice(rt *fakeRuntime, bin string, env []string, name string, payload
 	if _, _, err := auth.Issue(ctx, store.New(client, table), auth.IssueOptions{Tenant: "default", Secret: token, Label: "lambdainit"}); err != nil {
 		return err
 	}
-	p, _, err := rt.start(bin, append(slices.Clone(env), "SCIMLESS_DYNAMODB_ENDPOINT="+eng.Endpoint()))
+	fn, _, err := start(bin, append(slices.Clone(env), "SCIMLESS_DYNAMODB_ENDPOINT="+eng.Endpoint()))
 	if err != nil {
 		return err
 	}
-	defer p.stop()
-	if _, err := rt.ready(p); err != nil {
+	defer fn.Stop()
+	if _, err := rt.Ready(fn); err != nil {
 		return err
 	}
 	for i, label := range []string{"cold", "warm"} {
 		sent := time.Now()
-		select {
-		case rt.invocations <- invocation{id: fmt.Sprintf("lambdainit-%d", i), payload: payload}:
-		case <-p.exited:
-			return fmt.Errorf("the function exited:\n%s", p.output.String())
-		case <-time.After(10 * time.Second):
-			return errors.New("the function did not ask for an invocation within 10 s")
+		res, err := rt.Send(fn, fmt.Sprintf("lambdainit-%d", i), payload)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		var res result
-		select {
-		case res = <-rt.results:
-		case <-p.exited:
-			return fmt.Errorf("the function exited during the invocation:\n%s", p.output.String())
-		case <-time.After(10 * time.Second):
-			return errors.New("no answer within 10 s")
-		}
-		if res.failed {
-			return fmt.Errorf("%s: function error: %s", name, res.body)
+		if res.Failed {
+			return fmt.Errorf("%s: function error: %s", name, res.Body)
 		}
 		var resp events.APIGatewayV2HTTPResponse
-		if err := json.Unmarshal(res.body, &resp); err != nil {
-			return fmt.Errorf("%s: response %s: %w", name, res.body, err)
+		if err := json.Unmarshal(res.Body, &resp); err != nil {
+			return fmt.Errorf("%s: response %s: %w", name, res.Body, err)
 		}
 		if resp.StatusCode >= 500 {
-			return fmt.Errorf("%s: status %d: %s\n%s", name, resp.StatusCode, resp.Body, p.output.String())
+			return fmt.Errorf("%s: status %d: %s\n%s", name, resp.StatusCode, resp.Body, fn.Stderr()+fn.Stdout())
 		}
-		fmt.Printf("invoke %s (%s): status %d, %d-byte body, %s (embedded engine)\n", name, label, resp.StatusCode, len(resp.Body), ms(res.at.Sub(sent)))
+		fmt.Printf("invoke %s (%s): status %d, %d-byte body, %s (embedded engine)\n", name, label, resp.StatusCode, len(resp.Body), ms(res.At.Sub(sent)))
 	}
 	return nil
-}
-
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -41,6 +41,16 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
+func TestMedianUnsorted(t *testing.T) {
+	d := []time.Duration{88, 27, 50, 31, 90}
+	if got := median(d); got != 50 {
+		t.Fatalf("median = %v, want 50", got)
+	}
+	if d[0] != 88 || d[1] != 27 {
+		t.Fatalf("median reordered its input: %v", d)
+	}
+}
+
 func TestZipBootstrap(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")

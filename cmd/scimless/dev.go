@@ -2,18 +2,20 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/ratelimit"
+	"github.com/scimless/scimless/pkg/safe"
 	"github.com/scimless/scimless/pkg/scim"
 	"github.com/scimless/scimless/pkg/xaas"
 )
@@ -42,6 +44,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var tokens tokenList
 	fs.Var(&tokens, "token", "accept this bearer token (repeatable); TENANT:VALUE binds it to a tenant (default tenant \"default\")")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	rateLimit := fs.Float64("rate-limit", 0, "requests per second each tenant may make (0: no limit; a tenant's rateLimit setting wins)")
 	xo := xaasDevFlags(fs)
 	var tf tableFlags
 	tf.register(fs, true)
@@ -49,6 +52,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errUsage
 	}
 	tf.parsed(fs)
+	if *rateLimit < 0 || math.IsNaN(*rateLimit) || math.IsInf(*rateLimit, 0) {
+		return fmt.Errorf("-rate-limit %v: want a number of requests per second ≥ 0", *rateLimit)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(strings.ToUpper(*logLevel))); err != nil {
 		return fmt.Errorf("-log-level: %w", err)
@@ -94,15 +100,17 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	fmt.Fprintf(stdout, "scimless dev: serving on %s\n", engine)
+	// Counts are per tenant: the APIs given this limiter share a tenant's budget.
+	limiter := ratelimit.New(ratelimit.Config{Store: db.Store, Default: *rateLimit, Logger: logger})
 	xh, stopXaaS, err := startXaaSDev(ctx, xo, db.Store, logger, stdout)
 	if err != nil {
 		return err
 	}
 	defer stopXaaS()
 	handler := devHandler(withXaaS(scim.New(scim.Config{
-		Store: db.Store, Auth: auth.NewAuthenticator(db.Store, 0), Logger: logger,
+		Store: db.Store, Auth: auth.NewAuthenticator(db.Store, 0, auth.WithLogger(logger)), Logger: logger, Limiter: limiter,
 	}), xh), db)
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := newDevServer(handler, defaultDevTimeouts, logger)
 
 	base := "http://" + ln.Addr().String() + scim.Prefix
 	fmt.Fprintf(stdout, "SCIM base URL: %s\n", base)
@@ -112,6 +120,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	} else {
 		fmt.Fprintf(stdout, "Bearer tokens: %d from -token\n", len(tokens))
 	}
+	if *rateLimit > 0 {
+		fmt.Fprintf(stdout, "Rate limit:    %v requests/s per tenant (-rate-limit)\n", *rateLimit)
+	}
 	fmt.Fprintf(stdout, "Try:           curl -H 'Authorization: Bearer <token>' %s/Users\n", base)
 	fmt.Fprintf(stdout, "Metrics:       http://%s/debug/metrics\n", ln.Addr())
 	if db.Engine != nil {
@@ -120,7 +131,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		errc <- safe.Call(ctx, logger, "local HTTP server", func(context.Context) error { return srv.Serve(apiErrorListener{ln}) })
+	}()
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
@@ -132,15 +145,4 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer cancel()
 		return srv.Shutdown(sctx)
 	}
-}
-
-// devHandler adds the local run's /debug/metrics endpoint in front of h.
-func devHandler(h http.Handler, db *openedTable) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /debug/metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"dynamodb": db.Metrics.Snapshot()})
-	})
-	mux.Handle("/", h)
-	return mux
 }

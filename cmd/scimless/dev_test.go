@@ -10,35 +10,18 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/scimless/scimless/pkg/syncbuf"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the server's concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestDevSmoke(t *testing.T) {
 	const secret = "abc12345xyz"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runDev(ctx, []string{"-addr", "127.0.0.1:0", "-token", "acme:" + secret}, pw, &stderr)
@@ -47,7 +30,7 @@ func TestDevSmoke(t *testing.T) {
 
 	// runDev prints the real bound address in the base URL; keep draining
 	// stdout after it so runDev never blocks on the pipe.
-	var stdout lockedBuffer
+	var stdout syncbuf.Buffer
 	baseURL := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)

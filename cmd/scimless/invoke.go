@@ -17,6 +17,7 @@ import (
 
 	"github.com/scimless/scimless/pkg/apigw"
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/ratelimit"
 	"github.com/scimless/scimless/pkg/scim"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -121,7 +122,8 @@ func invokeEvent(ctx context.Context, tf *tableFlags, opts invokeOptions, raw []
 		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("-seed: %w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(logw, nil))
-	h := apigw.New(scim.New(scim.Config{Store: db.Store, Auth: auth.NewAuthenticator(db.Store, 0), Logger: logger}))
+	h := apigw.New(scim.New(scim.Config{Store: db.Store, Auth: auth.NewAuthenticator(db.Store, 0), Logger: logger,
+		Limiter: ratelimit.New(ratelimit.Config{Store: db.Store, Logger: logger})}))
 	return h(ctx, ev)
 }
 

@@ -41,8 +41,10 @@ func TestRun(t *testing.T) {
 		{"dev flag without value", []string{"dev", "-addr"}, 2, "", "flag needs an argument", ""},
 		{"dev bad log level", []string{"dev", "-log-level", "loud"}, 1, "", "-log-level", ""},
 		{"dev empty token", []string{"dev", "-addr", "127.0.0.1:0", "-token", "acme:"}, 1, "", `-token "acme:": empty token`, "SCIM base URL"},
-		{"dev short token", []string{"dev", "-addr", "127.0.0.1:0", "-token", "acme:short"}, 1, "", "-token: ", "SCIM base URL"},
-		{"dev token with a space", []string{"dev", "-addr", "127.0.0.1:0", "-token", "bad tenant:abcdefgh12"}, 1, "", "-token: ", "SCIM base URL"},
+		{"dev short token", []string{"dev", "-addr", "127.0.0.1:0", "-token", "acme:short"}, 1, "", "-token: issue token: a token must be 8-512 characters long", "SCIM base URL"},
+		{"dev token with a space", []string{"dev", "-addr", "127.0.0.1:0", "-token", "bad tenant:abcdefgh12"}, 1, "", "-token: issue token: a token must not contain spaces or line breaks", "SCIM base URL"},
+		{"dev negative rate limit", []string{"dev", "-addr", "127.0.0.1:0", "-rate-limit", "-1"}, 1, "", "-rate-limit -1: want a number of requests per second ≥ 0", "SCIM base URL"},
+		{"dev rate limit not a number", []string{"dev", "-rate-limit", "fast"}, 2, "", `invalid value "fast" for flag -rate-limit`, "SCIM base URL"},
 		{"dev bad address", []string{"dev", "-addr", "127.0.0.1:99999", "-token", "abcdefgh12"}, 1, "", "listen on 127.0.0.1:99999", "SCIM base URL"},
 	}
 	for _, tc := range tests {

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/safe"
 	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/xaas"
 	"github.com/scimless/scimless/pkg/xaas/okta"
@@ -442,7 +443,7 @@ func startXaaSDev(ctx context.Context, o *xaasDevOptions, st *store.Store, logge
 			return nil, nil, fmt.Errorf("fake okta: %w", err)
 		}
 		srv := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
+		safe.Go(ctx, logger, "fake Okta server", func(context.Context) { _ = srv.Serve(ln) })
 		stops = append(stops, func() { _ = srv.Close() })
 		o.oktaURL, o.oktaToken, o.identitySource = "http://"+ln.Addr().String(), oktafake.DefaultAPIToken, oktafake.DefaultIdentitySource
 		fmt.Fprintf(stdout, "Fake Okta:     %s (identity source %s, API token %s)\n", o.oktaURL, o.identitySource, o.oktaToken)
@@ -480,7 +481,7 @@ func startXaaSDev(ctx context.Context, o *xaasDevOptions, st *store.Store, logge
 		Debounce: o.syncDebounce, Limits: xaas.Limits{SessionGap: gap, PollInterval: 2 * time.Second, RetryDelay: 10 * time.Second}})
 	lctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); engine.Loop(lctx, o.tick) }()
+	safe.Go(lctx, logger, "XaaS scheduler loop", func(ctx context.Context) { defer close(done); engine.Loop(ctx, o.tick) })
 	stops = append(stops, func() { cancel(); <-done })
 	h := xaas.NewServer(xaas.Config{Store: st, Auth: auth.NewAuthenticator(st, 0), Engine: engine, Logger: logger,
 		RequestTimeout: -1, MaxBulkBytes: o.maxBulk})

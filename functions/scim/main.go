@@ -12,6 +12,7 @@ import (
 	"github.com/scimless/scimless/pkg/apigw"
 	"github.com/scimless/scimless/pkg/auth"
 	"github.com/scimless/scimless/pkg/config"
+	"github.com/scimless/scimless/pkg/ratelimit"
 	"github.com/scimless/scimless/pkg/scim"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -28,10 +29,12 @@ func main() {
 		os.Exit(1)
 	}
 	st := store.New(client, cfg.Table)
+	logger := cfg.Logger()
 	lambda.Start(apigw.New(scim.New(scim.Config{
 		Store:   st,
-		Auth:    auth.NewAuthenticator(st, cfg.TokenCacheTTL),
-		Logger:  cfg.Logger(),
+		Auth:    auth.NewAuthenticator(st, cfg.TokenCacheTTL, auth.WithLogger(logger)),
+		Limiter: ratelimit.New(ratelimit.Config{Store: st, Logger: logger}),
+		Logger:  logger,
 		BaseURL: cfg.BaseURL,
 	})))
 }

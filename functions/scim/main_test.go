@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/scimless/scimless/pkg/auth"
 	"github.com/scimless/scimless/pkg/lambdatest"
+	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/store/storetest"
 )
 
@@ -107,6 +109,57 @@ func TestFunctionServesEvents(t *testing.T) {
 	}
 	if strings.Contains(stdout+stderr, testToken) {
 		t.Errorf("the bearer token reached the logs")
+	}
+}
+
+// A tenant's rateLimit setting holds across instances: two function
+// processes (two warm Lambda instances) count in the same table, so with 1
+// request a minute, of four requests alternating between them exactly one
+// is served and the others get a SCIM 429 with Retry-After.
+func TestFunctionRateLimitAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	env := storetest.NewTable(t, testTable)
+	if _, _, err := auth.Issue(ctx, env.Store, auth.IssueOptions{Tenant: "default", Secret: testToken}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Store.SetTenantSettings(ctx, "default", map[string]string{store.SettingRateLimit: "0.01"}); err != nil {
+		t.Fatal(err)
+	}
+	payload, err := os.ReadFile(filepath.Join("..", "..", "events", "scim-get-users.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type instance struct {
+		rt *lambdatest.Runtime
+		fn *lambdatest.Function
+	}
+	var instances []instance
+	for range 2 {
+		rt := lambdatest.StartRuntime(t)
+		fn := lambdatest.StartFunction(t, runMainEnv, "SCIMLESS_TABLE="+testTable, "AWS_LAMBDA_RUNTIME_API="+rt.Addr,
+			"SCIMLESS_DYNAMODB_ENDPOINT="+env.Engine.Endpoint())
+		instances = append(instances, instance{rt, fn})
+	}
+	// 0.01/s counts 1 request per minute-long window aligned on the
+	// minute: keep the four requests inside one window.
+	if left := time.Until(time.Now().Truncate(time.Minute).Add(time.Minute)); left < 15*time.Second {
+		time.Sleep(left)
+	}
+	statuses := map[int]int{}
+	for i := range 4 {
+		in := instances[i%2]
+		res := in.rt.Invoke(t, in.fn, fmt.Sprintf("rate-%d", i), payload)
+		var resp events.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(res.Body, &resp); err != nil || res.Failed {
+			t.Fatalf("response %s: %v", res.Body, err)
+		}
+		statuses[resp.StatusCode]++
+		if resp.StatusCode == 429 && (resp.Headers["Retry-After"] == "" || !strings.Contains(resp.Body, `"status":"429"`)) {
+			t.Errorf("429 without Retry-After or SCIM body: %v %s", resp.Headers, resp.Body)
+		}
+	}
+	if statuses[200] != 1 || statuses[429] != 3 {
+		t.Errorf("statuses %v, want one 200 and three 429s", statuses)
 	}
 }
 

@@ -18,8 +18,9 @@ import (
 	"sync"
 	"time"
 	"unicode"
-	"unsafe"
 
+	"github.com/scimless/scimless/pkg/reqlog"
+	"github.com/scimless/scimless/pkg/safe"
 	"github.com/scimless/scimless/pkg/store"
 )
 
@@ -68,6 +69,17 @@ func Hash(secret string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// maxSecret is the longest token secret accepted, in bytes.
+const maxSecret = 512
+
+// secretHash returns the SHA-256 of a secret of at most maxSecret bytes. The
+// bytes are copied to a stack buffer, so hashing allocates nothing.
+func secretHash(secret string) hashKey {
+	var buf [maxSecret]byte
+	n := copy(buf[:], secret)
+	return sha256.Sum256(buf[:n])
+}
+
 // NewSecret returns a new random token secret ("scim_" + 43 base64url
 // characters: 256 bits of entropy).
 func NewSecret() (string, error) {
@@ -91,8 +103,15 @@ func NewID() string {
 // the tenant, scopes, expiry and the tenant's suspension), cached for the
 // authenticator's TTL (DefaultCacheTTL, 60 s): a warm Lambda authenticates
 // without a round trip, and a revoked token, a suspended or resumed tenant
-// take effect within that TTL. Unknown tokens are cached too, so a flood of
-// one bad token costs one read per TTL.
+// take effect within that TTL.
+//
+// Tokens found in the table and hashes not found are cached apart, each
+// bounded (MaxKnownTokens, MaxUnknownTokens): a flood of random tokens
+// churns only the cache of unknown ones, so it can never push a valid token
+// out. A client (source IP; IPv6 /64) that presents more unknown tokens
+// than its budget (DefaultBadTokenBurst in a row, then DefaultBadTokenRate
+// per second) is refused with a *ThrottledError, before any lookup, until
+// the budget refills; its valid tokens keep working from the cache.
 type Authenticator struct {
 	store *store.Store
 	ttl   time.Duration
@@ -103,21 +122,27 @@ type Authenticator struct {
 	touches  chan struct{} // semaphore bounding the last-used updates in flight
 	wg       sync.WaitGroup
 
-	mu    sync.RWMutex
-	cache map[[sha256.Size]byte]cached // key: SHA-256 of the secret
-}
+	badRate  float64
+	badBurst int
+	throttle *clientThrottle
 
-type cached struct {
-	tok     *store.Token // nil: known bad
-	expires time.Time
+	mu      sync.RWMutex
+	known   *expiringMap[*store.Token] // tokens found in the table
+	unknown *expiringMap[struct{}]     // hashes not found
 }
 
 // DefaultCacheTTL is how long a token lookup is cached: a revoked token stops
 // working, and a suspended tenant's tokens are refused, within it.
 const DefaultCacheTTL = 60 * time.Second
 
-// maxCache bounds the cache; when full it is emptied (simple and safe).
-const maxCache = 10000
+// Bounds of the token caches of an Authenticator. Only tokens stored in the
+// table can enter the cache of known tokens, so it holds every live token of
+// a deployment of up to MaxKnownTokens (200 tenants at the most tokens each);
+// beyond that, arbitrary entries are dropped and looked up again.
+const (
+	MaxKnownTokens   = 10000
+	MaxUnknownTokens = 4096
+)
 
 // Bounds of the asynchronous "last used" updates.
 const (
@@ -128,8 +153,8 @@ const (
 // Option configures an Authenticator.
 type Option func(*Authenticator)
 
-// WithLogger sets the logger of failed "last used" updates (default
-// slog.Default()).
+// WithLogger sets the logger of the "last used" updates that fail or panic
+// (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(a *Authenticator) { a.log = l } }
 
 // WithClock sets the clock (tests).
@@ -138,6 +163,13 @@ func WithClock(now func() time.Time) Option { return func(a *Authenticator) { a.
 // WithoutLastUsed disables recording when tokens were last used.
 func WithoutLastUsed() Option { return func(a *Authenticator) { a.lastUsed = false } }
 
+// WithBadTokenLimit sets how many unknown tokens a client may present:
+// burst in a row, then rate per second (defaults DefaultBadTokenRate and
+// DefaultBadTokenBurst). A rate ≤ 0 turns the throttle off.
+func WithBadTokenLimit(rate float64, burst int) Option {
+	return func(a *Authenticator) { a.badRate, a.badBurst = rate, burst }
+}
+
 // NewAuthenticator returns an authenticator over st caching lookups for ttl
 // (DefaultCacheTTL when zero or negative).
 func NewAuthenticator(st *store.Store, ttl time.Duration, opts ...Option) *Authenticator {
@@ -145,71 +177,124 @@ func NewAuthenticator(st *store.Store, ttl time.Duration, opts ...Option) *Authe
 		ttl = DefaultCacheTTL
 	}
 	a := &Authenticator{store: st, ttl: ttl, now: time.Now, log: slog.Default(), lastUsed: true,
-		touches: make(chan struct{}, maxTouches), cache: map[[sha256.Size]byte]cached{}}
+		touches: make(chan struct{}, maxTouches), badRate: DefaultBadTokenRate, badBurst: DefaultBadTokenBurst,
+		known: newExpiringMap[*store.Token](MaxKnownTokens), unknown: newExpiringMap[struct{}](MaxUnknownTokens)}
 	for _, o := range opts {
 		o(a)
+	}
+	if a.badRate > 0 {
+		a.throttle = newClientThrottle(a.badRate, a.badBurst)
 	}
 	return a
 }
 
+// ErrThrottled means the client presented too many unknown tokens and is
+// refused without a lookup for a while. It wraps ErrUnauthorized (a caller
+// that does not know it refuses the request with 401); errors.As with a
+// *ThrottledError gives the time to wait, for a 429 with Retry-After.
+var ErrThrottled = fmt.Errorf("too many unknown tokens from this client: %w", ErrUnauthorized)
+
+// ThrottledError is the error of a request refused by the throttle of
+// unknown tokens. It wraps ErrThrottled.
+type ThrottledError struct {
+	// RetryAfter is how long until the client may present a token again.
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string { return ErrThrottled.Error() }
+
+// Unwrap returns ErrThrottled.
+func (e *ThrottledError) Unwrap() error { return ErrThrottled }
+
 // Authenticate checks an Authorization header value ("Bearer <token>") and
 // returns the principal. Errors wrap ErrUnauthorized (missing, malformed,
-// unknown, revoked or expired token) or ErrSuspended (the tenant is
-// suspended; it wraps ErrUnauthorized too), except store failures. Error
-// messages never contain the token. With ErrSuspended the returned principal
-// names the tenant and token (for logs and the error detail) but carries no
-// scope.
+// unknown, revoked or expired token), ErrSuspended (the tenant is
+// suspended; it wraps ErrUnauthorized too) or ErrThrottled (a
+// *ThrottledError: the client, reqlog.ClientFrom(ctx), presented too many
+// unknown tokens; it wraps ErrUnauthorized too), except store failures.
+// Error messages never contain the token. With ErrSuspended the returned
+// principal names the tenant and token (for logs and the error detail) but
+// carries no scope.
 //
 // With a warm cache it makes no request; on a miss it makes one GetItem, and
 // for a valid token starts an asynchronous UpdateItem recording when the
 // token was last used (see Wait). That update is off the request path,
 // bounded (maxTouches in flight, touchTimeout each) and best effort: errors
-// are only logged, and on Lambda a process frozen after the response may
-// skip some updates, so "last used" is a lower bound accurate to about the
-// cache TTL.
+// and panics are only logged, and on Lambda a process frozen after the
+// response may skip some updates, so "last used" is a lower bound accurate
+// to about the cache TTL.
 func (a *Authenticator) Authenticate(ctx context.Context, header string) (Principal, error) {
 	scheme, secret, ok := strings.Cut(strings.TrimSpace(header), " ")
 	secret = strings.TrimSpace(secret)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" || len(secret) > 512 {
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" || len(secret) > maxSecret {
 		return Principal{}, fmt.Errorf("malformed authorization header: %w", ErrUnauthorized)
 	}
-	// sha256 only reads its input: hash the string's bytes without copying.
-	key := sha256.Sum256(unsafe.Slice(unsafe.StringData(secret), len(secret)))
+	key := secretHash(secret)
 	now := a.now()
 	a.mu.RLock()
-	c, hit := a.cache[key]
+	tok, hit := a.known.get(key, now)
+	bad := false
+	if !hit {
+		_, bad = a.unknown.get(key, now)
+	}
 	a.mu.RUnlock()
-	if !hit || now.After(c.expires) {
-		tok, err := a.store.TokenByHash(ctx, hex.EncodeToString(key[:]))
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			tok = nil
-		case err != nil:
-			return Principal{}, fmt.Errorf("authenticate: %w", err)
+	if !hit {
+		client := ""
+		if a.throttle != nil {
+			client = clientKey(reqlog.ClientFrom(ctx))
+			if ok, wait := a.throttle.take(client, now); !ok {
+				return Principal{}, &ThrottledError{RetryAfter: wait}
+			}
 		}
-		c = cached{tok: tok, expires: now.Add(a.ttl)}
-		a.mu.Lock()
-		if len(a.cache) >= maxCache {
-			clear(a.cache)
+		if bad {
+			return Principal{}, fmt.Errorf("unknown token: %w", ErrUnauthorized)
 		}
-		a.cache[key] = c
-		a.mu.Unlock()
-		if tok != nil && !tok.Suspended && (tok.Expires.IsZero() || !now.After(tok.Expires)) {
-			a.touch(ctx, tok.Tenant, tok.ID, now)
+		var err error
+		tok, err = a.lookup(ctx, key, now)
+		if err != nil {
+			if a.throttle != nil && !errors.Is(err, ErrUnauthorized) {
+				a.throttle.refund(client) // a store failure is not the client's
+			}
+			return Principal{}, err
+		}
+		if a.throttle != nil {
+			a.throttle.refund(client)
 		}
 	}
 	// The lookup is by hash, so no secret comparison happens here: there is
 	// nothing for a timing attack to measure beyond the hash itself.
-	if c.tok == nil {
-		return Principal{}, fmt.Errorf("unknown token: %w", ErrUnauthorized)
-	}
-	if !c.tok.Expires.IsZero() && now.After(c.tok.Expires) {
+	if !tok.Expires.IsZero() && now.After(tok.Expires) {
 		return Principal{}, fmt.Errorf("expired token: %w", ErrUnauthorized)
 	}
-	if c.tok.Suspended {
-		return Principal{Tenant: c.tok.Tenant, TokenID: c.tok.ID}, fmt.Errorf("tenant %s: %w", c.tok.Tenant, ErrSuspended)
+	if tok.Suspended {
+		return Principal{Tenant: tok.Tenant, TokenID: tok.ID}, fmt.Errorf("tenant %s: %w", tok.Tenant, ErrSuspended)
 	}
-	return Principal{Tenant: c.tok.Tenant, TokenID: c.tok.ID, Scopes: c.tok.Scopes}, nil
+	return Principal{Tenant: tok.Tenant, TokenID: tok.ID, Scopes: tok.Scopes}, nil
+}
+
+// lookup reads the token with hash key from the table and caches the
+// answer: the token in the cache of known tokens, or the hash in the cache
+// of unknown ones (then the error wraps ErrUnauthorized).
+func (a *Authenticator) lookup(ctx context.Context, key hashKey, now time.Time) (*store.Token, error) {
+	tok, err := a.store.TokenByHash(ctx, hex.EncodeToString(key[:]))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		a.mu.Lock()
+		a.known.delete(key)
+		a.unknown.put(key, struct{}{}, now, now.Add(a.ttl))
+		a.mu.Unlock()
+		return nil, fmt.Errorf("unknown token: %w", ErrUnauthorized)
+	case err != nil:
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	a.mu.Lock()
+	a.unknown.delete(key)
+	a.known.put(key, tok, now, now.Add(a.ttl))
+	a.mu.Unlock()
+	if !tok.Suspended && (tok.Expires.IsZero() || !now.After(tok.Expires)) {
+		a.touch(ctx, tok.Tenant, tok.ID, now)
+	}
+	return tok, nil
 }
 
 // touch records asynchronously that a token was used at t (see Authenticate).
@@ -223,15 +308,15 @@ func (a *Authenticator) touch(ctx context.Context, tenant, id string, t time.Tim
 		return // enough in flight: this one is skipped
 	}
 	a.wg.Add(1)
-	ctx = context.WithoutCancel(ctx)
-	go func() {
+	safe.Go(context.WithoutCancel(ctx), a.log, "record token last use", func(ctx context.Context) {
 		defer func() { <-a.touches; a.wg.Done() }()
 		ctx, cancel := context.WithTimeout(ctx, touchTimeout)
 		defer cancel()
 		if err := a.store.TouchToken(ctx, tenant, id, t); err != nil && !errors.Is(err, store.ErrNotFound) {
-			a.log.WarnContext(ctx, "record token last use", "tenant", tenant, "token_id", id, "err", err.Error())
+			a.log.WarnContext(ctx, "record token last use", "tenant", tenant, "token_id", id, "err", err.Error(),
+				"request_id", reqlog.IDFrom(ctx))
 		}
-	}()
+	})
 }
 
 // Wait waits until the "last used" updates started so far have finished
@@ -277,8 +362,11 @@ func Issue(ctx context.Context, st *store.Store, o IssueOptions) (string, store.
 			return "", store.Token{}, err
 		}
 	}
-	if len(secret) < 8 || len(secret) > 512 || strings.ContainsAny(secret, " \t\r\n") {
-		return "", store.Token{}, errors.New("issue token: a token must be 8-512 characters without spaces")
+	if len(secret) < 8 || len(secret) > maxSecret {
+		return "", store.Token{}, fmt.Errorf("issue token: a token must be 8-%d characters long", maxSecret)
+	}
+	if strings.ContainsFunc(secret, unicode.IsSpace) {
+		return "", store.Token{}, errors.New("issue token: a token must not contain spaces or line breaks")
 	}
 	if len(o.Label) > MaxLabel || strings.ContainsFunc(o.Label, unicode.IsControl) {
 		return "", store.Token{}, fmt.Errorf("issue token: a label must be at most %d characters without control characters", MaxLabel)

@@ -1,9 +1,10 @@
 // Package lambdatest runs a Lambda function's main in a child process
-// against a fake Lambda Runtime API, for tests.
+// against a fake Lambda Runtime API: the tests of the functions, and the
+// lambdainit tool that times their cold start, use it.
 //
-// The child process is the test binary itself. The function's test file
-// makes it run main instead of the tests when an environment variable of its
-// choosing is "1":
+// In a test, the child process is the test binary itself. The function's
+// test file makes it run main instead of the tests when an environment
+// variable of its choosing is "1":
 //
 //	const runMainEnv = "MYFUNC_TEST_RUN_MAIN"
 //
@@ -15,14 +16,18 @@
 //		os.Exit(m.Run())
 //	}
 //
-// A test then starts a [Runtime], starts the function with [StartFunction]
-// pointing AWS_LAMBDA_RUNTIME_API at it, and hands it events with
-// [Runtime.Invoke], one at a time, as a warm Lambda would.
+// A test then starts a [Runtime] with [StartRuntime], starts the function
+// with [StartFunction] pointing AWS_LAMBDA_RUNTIME_API at it, and hands it
+// events with [Runtime.Invoke], one at a time, as a warm Lambda would.
+//
+// Outside tests, [NewRuntime], [StartProcess], [Runtime.Ready] and
+// [Runtime.Send] do the same with errors instead of test failures.
 package lambdatest
 
 import (
-	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -30,9 +35,11 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/scimless/scimless/pkg/safe"
+	"github.com/scimless/scimless/pkg/syncbuf"
 )
 
 // Timeout bounds each wait: for the function to ask for an invocation, to
@@ -44,14 +51,16 @@ const DefaultFunctionARN = "arn:aws:lambda:eu-west-1:123456789012:function:lambd
 
 // Runtime is the part of the Lambda Runtime API the aws-lambda-go runtime
 // loop uses: it hands out invocations on .../invocation/next and collects
-// what the function posts back.
+// what the function posts back. It serves one function process at a time.
 type Runtime struct {
 	// Addr is the host:port to set AWS_LAMBDA_RUNTIME_API to.
 	Addr string
 	// FunctionARN is sent as Lambda-Runtime-Invoked-Function-Arn; change it
-	// before Invoke to hand out another one.
+	// before Invoke or Send to hand out another one.
 	FunctionARN string
 
+	srv         *http.Server
+	asked       chan time.Time // when the function asked for an invocation
 	invocations chan invocation
 	results     chan Result
 }
@@ -72,19 +81,25 @@ type Result struct {
 	// Failed is whether the function posted to .../error (a handler or init
 	// error) rather than .../response.
 	Failed bool
+	// At is when the answer arrived.
+	At time.Time
 }
 
-// StartRuntime starts a fake Runtime API on a loopback port; it is closed
-// when the test ends.
-func StartRuntime(t testing.TB) *Runtime {
-	t.Helper()
+// NewRuntime starts a fake Runtime API on a loopback port. Close stops it.
+func NewRuntime() (*Runtime, error) {
 	rt := &Runtime{
 		FunctionARN: DefaultFunctionARN,
+		asked:       make(chan time.Time, 1),
 		invocations: make(chan invocation),
 		results:     make(chan Result, 1),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		at := time.Now()
+		select {
+		case rt.asked <- at:
+		default: // an earlier request is not taken yet
+		}
 		select {
 		case inv := <-rt.invocations:
 			w.Header().Set("Lambda-Runtime-Aws-Request-Id", inv.id)
@@ -93,13 +108,16 @@ func StartRuntime(t testing.TB) *Runtime {
 			w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0")
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(inv.payload)
-		case <-r.Context().Done():
+		case <-r.Context().Done(): // the process was stopped
 		}
 	})
 	post := func(failed bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
-			rt.results <- Result{ID: r.PathValue("id"), Body: b, Failed: failed}
+			select {
+			case rt.results <- Result{ID: r.PathValue("id"), Body: b, Failed: failed, At: time.Now()}:
+			case <-r.Context().Done():
+			}
 			w.WriteHeader(http.StatusAccepted)
 		}
 	}
@@ -108,65 +126,103 @@ func StartRuntime(t testing.TB) *Runtime {
 	mux.HandleFunc("POST /2018-06-01/runtime/init/error", post(true))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		return nil, fmt.Errorf("fake runtime API: %w", err)
+	}
+	rt.srv = &http.Server{Handler: mux, ReadHeaderTimeout: Timeout}
+	safe.Go(context.Background(), nil, "fake runtime API", func(context.Context) { _ = rt.srv.Serve(ln) }) // until Close
+	rt.Addr = ln.Addr().String()
+	return rt, nil
+}
+
+// Close stops the Runtime API.
+func (rt *Runtime) Close() error { return rt.srv.Close() }
+
+// StartRuntime starts a fake Runtime API on a loopback port; it is closed
+// when the test ends.
+func StartRuntime(t testing.TB) *Runtime {
+	t.Helper()
+	rt, err := NewRuntime()
+	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: mux}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	rt.Addr = ln.Addr().String()
+	t.Cleanup(func() { _ = rt.Close() })
 	return rt
 }
 
-// Invoke hands payload to fn as invocation id and waits for its answer. It
-// fails the test if fn exits first, or does not ask or answer within
-// [Timeout].
-func (rt *Runtime) Invoke(t testing.TB, fn *Function, id string, payload []byte) Result {
-	t.Helper()
+// Ready waits up to [Timeout] for fn's first request for an invocation and
+// returns when it came: for a new process, when its init phase ended.
+func (rt *Runtime) Ready(fn *Function) (time.Time, error) {
+	for {
+		select {
+		case at := <-rt.asked:
+			if at.Before(fn.started) {
+				continue // asked by a process before this one
+			}
+			return at, nil
+		case <-fn.exited:
+			return time.Time{}, fmt.Errorf("the function exited during init: %v\n%s", fn.err, fn.output())
+		case <-time.After(Timeout):
+			return time.Time{}, fmt.Errorf("the function was not ready within %v\n%s", Timeout, fn.output())
+		}
+	}
+}
+
+// Send hands payload to fn as invocation id and waits for its answer. It
+// fails if fn exits first, or does not ask or answer within [Timeout].
+func (rt *Runtime) Send(fn *Function, id string, payload []byte) (Result, error) {
 	select {
 	case rt.invocations <- invocation{id: id, arn: rt.FunctionARN, payload: payload}:
 	case <-fn.exited:
-		t.Fatalf("the function exited before asking for an invocation: %v\nstderr: %s", fn.err, fn.Stderr())
+		return Result{}, fmt.Errorf("the function exited before asking for an invocation: %v\n%s", fn.err, fn.output())
 	case <-time.After(Timeout):
-		t.Fatalf("the function never asked for an invocation\nstderr: %s", fn.Stderr())
+		return Result{}, fmt.Errorf("the function never asked for an invocation\n%s", fn.output())
 	}
 	select {
 	case res := <-rt.results:
 		if res.ID != id {
-			t.Fatalf("answer for invocation %q, want %q", res.ID, id)
+			return res, fmt.Errorf("answer for invocation %q, want %q", res.ID, id)
 		}
-		return res
+		return res, nil
 	case <-fn.exited:
-		t.Fatalf("the function exited during an invocation: %v\nstderr: %s", fn.err, fn.Stderr())
+		return Result{}, fmt.Errorf("the function exited during an invocation: %v\n%s", fn.err, fn.output())
 	case <-time.After(Timeout):
-		t.Fatalf("no answer within %v", Timeout)
+		return Result{}, fmt.Errorf("no answer within %v\n%s", Timeout, fn.output())
 	}
-	return Result{}
 }
 
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+// Invoke is Send failing the test on an error.
+func (rt *Runtime) Invoke(t testing.TB, fn *Function, id string, payload []byte) Result {
+	t.Helper()
+	res, err := rt.Send(fn, id, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 // Function is a function's main running in a child process.
 type Function struct {
-	stdout, stderr *lockedBuffer
-	exited         chan struct{} // closed once it exited and its output is copied
 	cmd            *exec.Cmd
-	err            error // from Wait, once exited is closed
+	stdout, stderr *syncbuf.Buffer
+	started        time.Time     // just before the process was started
+	exited         chan struct{} // closed once it exited and its output is copied
+	err            error         // from Wait, once exited is closed
+}
+
+// StartProcess starts cmd, whose Stdout and Stderr must be unset: the
+// returned Function collects them.
+func StartProcess(cmd *exec.Cmd) (*Function, error) {
+	f := &Function{cmd: cmd, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = f.stdout, f.stderr
+	f.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	safe.Go(context.Background(), nil, "wait for a function process", func(context.Context) {
+		defer close(f.exited)
+		f.err = cmd.Wait()
+	})
+	return f, nil
 }
 
 // StartFunction starts the test binary as a child process that runs the
@@ -179,14 +235,12 @@ type Function struct {
 // test ends.
 func StartFunction(t testing.TB, runMainEnv string, env ...string) *Function {
 	t.Helper()
-	f := &Function{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, exited: make(chan struct{})}
-	f.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	f.cmd.Env = functionEnv(runMainEnv, env)
-	f.cmd.Stdout, f.cmd.Stderr = f.stdout, f.stderr
-	if err := f.cmd.Start(); err != nil {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = functionEnv(runMainEnv, env)
+	f, err := StartProcess(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { f.err = f.cmd.Wait(); close(f.exited) }()
 	t.Cleanup(f.Stop)
 	return f
 }
@@ -211,7 +265,7 @@ func functionEnv(runMainEnv string, extra []string) []string {
 // Stop kills the process, if it still runs, and waits until all its output
 // has been copied. It may be called more than once.
 func (f *Function) Stop() {
-	_ = f.cmd.Process.Kill()
+	_ = f.cmd.Process.Kill() // an error only says it already exited
 	<-f.exited
 }
 
@@ -226,6 +280,9 @@ func (f *Function) Wait() error {
 	}
 }
 
+// Pid returns the process id.
+func (f *Function) Pid() int { return f.cmd.Process.Pid }
+
 // Stdout returns what the process wrote to its standard output so far; after
 // Stop or Wait, all of it.
 func (f *Function) Stdout() string { return f.stdout.String() }
@@ -233,3 +290,13 @@ func (f *Function) Stdout() string { return f.stdout.String() }
 // Stderr returns what the process wrote to its standard error so far; after
 // Stop or Wait, all of it.
 func (f *Function) Stderr() string { return f.stderr.String() }
+
+// output is what an error about the process shows: its standard error,
+// and its standard output when there is any.
+func (f *Function) output() string {
+	out := "stderr: " + f.Stderr()
+	if s := f.Stdout(); s != "" {
+		out += "\nstdout: " + s
+	}
+	return out
+}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -100,5 +101,48 @@ func TestFunctionExits(t *testing.T) {
 	}
 	if !strings.Contains(fn.Stderr(), "AWS_LAMBDA_RUNTIME_API") {
 		t.Errorf("stderr %q does not mention AWS_LAMBDA_RUNTIME_API", fn.Stderr())
+	}
+}
+
+// Outside tests: NewRuntime, StartProcess, Ready and Send.
+func TestProcessReadySend(t *testing.T) {
+	rt, err := lambdatest.NewRuntime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "AWS_LAMBDA_RUNTIME_API="+rt.Addr, "AWS_REGION=eu-west-1")
+	before := time.Now()
+	fn, err := lambdatest.StartProcess(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fn.Stop()
+	at, err := rt.Ready(fn)
+	if err != nil || at.Before(before) {
+		t.Fatalf("ready at %v (started %v): %v", at, before, err)
+	}
+	if fn.Pid() <= 0 {
+		t.Fatalf("pid %d", fn.Pid())
+	}
+	sent := time.Now()
+	res, err := rt.Send(fn, "x1", []byte(`{"env":"AWS_REGION"}`))
+	if err != nil || res.ID != "x1" || res.Failed || !strings.Contains(string(res.Body), `"env":"eu-west-1"`) || res.At.Before(sent) {
+		t.Fatalf("send: %+v %v", res, err)
+	}
+	fn.Stop() // the Runtime serves one process at a time
+	// A process that exits during init is reported with its output.
+	bad := exec.Command(os.Args[0], "-test.run=^$")
+	bad.Env = append(os.Environ(), runMainEnv+"=1") // no runtime API: exits at once
+	fn2, err := lambdatest.StartProcess(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Ready(fn2); err == nil || !strings.Contains(err.Error(), "exited during init") || !strings.Contains(err.Error(), "AWS_LAMBDA_RUNTIME_API") {
+		t.Fatalf("ready of an exiting process: %v", err)
+	}
+	if _, err := rt.Send(fn2, "x2", []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "exited") {
+		t.Fatalf("send to an exited process: %v", err)
 	}
 }

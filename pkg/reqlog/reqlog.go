@@ -48,6 +48,22 @@ func IDFrom(ctx context.Context) string {
 	return id
 }
 
+type clientKey struct{}
+
+// WithClient returns a copy of ctx that carries addr, the network address of
+// the client a request comes from.
+func WithClient(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientKey{}, addr)
+}
+
+// ClientFrom returns the client address ctx carries (set by Start from the
+// request's RemoteAddr: "IP:port" from a listener, the source IP API Gateway
+// saw on Lambda), or "" if it carries none.
+func ClientFrom(ctx context.Context) string {
+	addr, _ := ctx.Value(clientKey{}).(string)
+	return addr
+}
+
 // Recorder is an http.ResponseWriter that records the status a handler
 // answers, for the request's log line.
 type Recorder struct {
@@ -62,7 +78,8 @@ type Recorder struct {
 }
 
 // Start begins serving r: it takes r's request id (see ID), sets it as w's
-// X-Request-Id header and in the context of the request it returns, and
+// X-Request-Id header and in the context of the request it returns (with
+// the client address, see ClientFrom), and
 // wraps w in a Recorder that also notes the time, for the latency Log
 // reports.
 func Start(w http.ResponseWriter, r *http.Request) (*Recorder, *http.Request) {
@@ -70,7 +87,7 @@ func Start(w http.ResponseWriter, r *http.Request) (*Recorder, *http.Request) {
 	id := ID(r)
 	rec := &Recorder{ResponseWriter: w, ID: id, start: start}
 	rec.Header().Set(header, id)
-	return rec, r.WithContext(WithID(r.Context(), id))
+	return rec, r.WithContext(WithClient(WithID(r.Context(), id), r.RemoteAddr))
 }
 
 // WriteHeader records code if no status was recorded yet and writes it.

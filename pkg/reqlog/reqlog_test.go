@@ -51,6 +51,20 @@ func TestStart(t *testing.T) {
 	}
 }
 
+func TestClient(t *testing.T) {
+	if got := ClientFrom(context.Background()); got != "" {
+		t.Errorf("ClientFrom(background) = %q, want empty", got)
+	}
+	for _, addr := range []string{"192.0.2.7:51234", "198.51.100.9", "[2001:db8::1]:443"} {
+		r := httptest.NewRequest(http.MethodGet, "/x", nil)
+		r.RemoteAddr = addr
+		_, r2 := Start(httptest.NewRecorder(), r)
+		if got := ClientFrom(r2.Context()); got != addr {
+			t.Errorf("ClientFrom after Start = %q, want %q", got, addr)
+		}
+	}
+}
+
 func TestIDFromNone(t *testing.T) {
 	if got := IDFrom(context.Background()); got != "" {
 		t.Errorf("IDFrom(background) = %q, want empty", got)

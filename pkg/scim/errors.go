@@ -55,6 +55,8 @@ func toSCIM(err error) *scimerr.Error {
 		return contended()
 	case errors.Is(err, store.ErrTooLarge):
 		return scimerr.InvalidValue("a value exceeds the size the service accepts (%d bytes for identifiers, 400 KB per resource)", store.MaxKeyValue)
+	case errors.Is(err, auth.ErrThrottled): // wraps ErrUnauthorized: check first
+		return throttledClient(err)
 	case errors.Is(err, auth.ErrSuspended): // wraps ErrUnauthorized: check first
 		return scimerr.New(http.StatusForbidden, "", "this tenant is suspended; its operator can resume it with: scimless tenant resume")
 	case errors.Is(err, auth.ErrUnauthorized):

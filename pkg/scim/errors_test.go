@@ -332,7 +332,7 @@ func TestServerFaults(t *testing.T) {
 		// outcome is a 500 (the SDK gave up) or a 503 (the timeout), a 5xx
 		// either way, however slow the machine.
 		srv := New(Config{Store: env.Store, Auth: okAuth{auth.Principal{Tenant: "default", Scopes: []string{auth.ScopeSCIM}}}, Logger: logger,
-			RateLimit: func(context.Context, string) RateLimit { return RateLimit{} }, RequestTimeout: 500 * time.Millisecond})
+			RequestTimeout: 500 * time.Millisecond})
 		if err := env.Engine.Close(); err != nil {
 			t.Fatal(err)
 		}

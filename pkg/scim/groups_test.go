@@ -37,8 +37,7 @@ func newGrpEnv(t testing.TB) *grpEnv {
 	}
 	h := scim.New(scim.Config{
 		Store: env.Store, Auth: auth.NewAuthenticator(env.Store, time.Hour), BaseURL: "https://scim.test/scim/v2",
-		Logger:    slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		RateLimit: func(context.Context, string) scim.RateLimit { return scim.RateLimit{} }, // tests create in bulk
+		Logger: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	return &grpEnv{t: t, h: h, env: env}
 }

@@ -55,9 +55,6 @@ func newHarness(t testing.TB) *harness {
 	})
 	srv := New(Config{
 		Store: env.Store, Auth: authn, BaseURL: harnessBase,
-		// The tests send bursts (imports, 250 creates, benchmarks) far over
-		// a tenant's default budget; the limit has its own tests.
-		RateLimit: func(context.Context, string) RateLimit { return RateLimit{} },
 	})
 	return &harness{t: t, env: env, srv: srv}
 }

@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"runtime/debug"
-	"sync"
 	"time"
 
+	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/ratelimit"
 	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 )
@@ -20,72 +20,22 @@ import (
 // so the client gets a SCIM error it can retry instead of a gateway 504.
 const DefaultRequestTimeout = 25 * time.Second
 
-// Default per-tenant rate limit: a token bucket refilled at DefaultRate
-// requests per second holding up to DefaultBurst.
-const (
-	DefaultRate  = 50.0
-	DefaultBurst = 100
-)
-
-// RateLimit is a per-tenant request budget.
-type RateLimit struct {
-	Rate  float64 // requests per second; ≤ 0 disables the limit
-	Burst int     // bucket size
-}
-
-// limiter keeps one token bucket per tenant in this process. On Lambda each
-// concurrent instance has its own buckets, so the effective limit of a tenant
-// is up to (instances × rate): an approximation that needs no extra
-// DynamoDB round trip per request. API Gateway's stage throttling caps the
-// whole deployment.
-type limiter struct {
-	mu      sync.Mutex
-	buckets map[string]*bucket
-	now     func() time.Time
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(now func() time.Time) *limiter {
-	return &limiter{buckets: map[string]*bucket{}, now: now}
-}
-
-// allow takes one token from tenant's bucket. When empty it returns how long
-// until a token is available.
-func (l *limiter) allow(tenant string, rl RateLimit) (bool, time.Duration) {
-	if rl.Rate <= 0 {
-		return true, 0
-	}
-	burst := float64(max(rl.Burst, 1))
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[tenant]
-	if b == nil {
-		if len(l.buckets) > 100000 {
-			clear(l.buckets)
-		}
-		b = &bucket{tokens: burst, last: now}
-		l.buckets[tenant] = b
-	}
-	b.tokens = math.Min(burst, b.tokens+now.Sub(b.last).Seconds()*rl.Rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	wait := time.Duration((1 - b.tokens) / rl.Rate * float64(time.Second))
-	return false, wait
-}
-
 // tooManyRequests is the 429 a throttled request gets. Okta reschedules the
 // provisioning job after Retry-After.
 func tooManyRequests(wait time.Duration) *scimerr.Error {
 	e := scimerr.New(http.StatusTooManyRequests, "", "too many requests for this tenant; retry after the time in Retry-After")
-	e.RetryAfter = max(1, int(math.Ceil(wait.Seconds())))
+	e.RetryAfter = ratelimit.RetryAfterSeconds(wait)
+	return e
+}
+
+// throttledClient is the 429 of a client refused for presenting too many
+// unknown tokens (err wraps auth.ErrThrottled).
+func throttledClient(err error) *scimerr.Error {
+	e := scimerr.New(http.StatusTooManyRequests, "", "too many requests with an unknown token from this client; retry after the time in Retry-After")
+	e.RetryAfter = 1
+	if te, ok := errors.AsType[*auth.ThrottledError](err); ok {
+		e.RetryAfter = ratelimit.RetryAfterSeconds(te.RetryAfter)
+	}
 	return e
 }
 

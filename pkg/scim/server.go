@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/ratelimit"
 	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
@@ -63,9 +64,9 @@ type Config struct {
 	// RequestTimeout bounds each request (DefaultRequestTimeout when zero;
 	// negative disables it).
 	RequestTimeout time.Duration
-	// RateLimit returns a tenant's request budget; nil means the tenant's
-	// "rateLimit" setting, or DefaultRate and DefaultBurst.
-	RateLimit func(ctx context.Context, tenant string) RateLimit
+	// Limiter limits each tenant's requests (see package ratelimit); nil
+	// means no limit. A refused request gets a SCIM 429 with Retry-After.
+	Limiter ratelimit.Limiter
 	// NoAudit turns off the audit trail of writes (benchmarks only).
 	NoAudit bool
 }
@@ -83,8 +84,7 @@ type Server struct {
 	timeout  time.Duration
 	tenants  *tenants
 	noAudit  bool
-	limits   *limiter
-	rate     func(ctx context.Context, tenant string) RateLimit
+	limiter  ratelimit.Limiter
 	// maxResponse is MaxResponseBytes (lowered by tests).
 	maxResponse int
 }
@@ -105,13 +105,9 @@ func New(cfg Config) *Server {
 	if s.timeout == 0 {
 		s.timeout = DefaultRequestTimeout
 	}
-	s.limits = newLimiter(s.now)
 	s.tenants = &tenants{store: cfg.Store, now: s.now, m: map[string]cachedTenant{}}
 	s.noAudit = cfg.NoAudit
-	s.rate = cfg.RateLimit
-	if s.rate == nil {
-		s.rate = s.tenantRateLimit
-	}
+	s.limiter = cfg.Limiter
 	s.maxResponse = MaxResponseBytes
 	s.mux = s.routes()
 	return s
@@ -193,8 +189,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (auth.Principal, 
 	if !p.Has(auth.ScopeSCIM) {
 		return p, r, scimerr.New(http.StatusForbidden, "", "this token is not allowed to use the SCIM API")
 	}
-	if ok, wait := s.limits.allow(p.Tenant, s.rate(ctx, p.Tenant)); !ok {
-		return p, r, tooManyRequests(wait)
+	if s.limiter != nil {
+		if ok, wait := s.limiter.Allow(ctx, p.Tenant); !ok {
+			return p, r, tooManyRequests(wait)
+		}
 	}
 	v, err := s.tenants.viewFor(ctx, p.Tenant)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -130,21 +129,6 @@ func (c *tenants) get(ctx context.Context, id string) (*store.Tenant, error) {
 	c.m[id] = cachedTenant{t: t, expires: now.Add(tenantCacheTTL)}
 	c.mu.Unlock()
 	return t, nil
-}
-
-// tenantRateLimit is the default RateLimit: the tenant's "rateLimit" setting
-// (requests per second, burst twice that) or DefaultRate and DefaultBurst.
-func (s *Server) tenantRateLimit(ctx context.Context, tenant string) RateLimit {
-	t, err := s.tenants.get(ctx, tenant)
-	if err != nil {
-		return RateLimit{Rate: DefaultRate, Burst: DefaultBurst}
-	}
-	if v := t.Setting(store.SettingRateLimit); v != "" {
-		if r, err := strconv.ParseFloat(v, 64); err == nil && r >= 0 {
-			return RateLimit{Rate: r, Burst: max(1, int(2*r))}
-		}
-	}
-	return RateLimit{Rate: DefaultRate, Burst: DefaultBurst}
 }
 
 // audit records a successful write: in the table (with the tenant's audit

@@ -40,8 +40,7 @@ func TestTenantExtensionsAndPasswordSync(t *testing.T) {
 	if _, err := env.Store.SetTenantSettings(ctx, "acme", map[string]string{store.SettingPasswordSync: "true"}); err != nil {
 		t.Fatal(err)
 	}
-	h := scim.New(scim.Config{Store: env.Store, Auth: auth.NewAuthenticator(env.Store, time.Hour), BaseURL: "https://x/scim/v2",
-		RateLimit: func(context.Context, string) scim.RateLimit { return scim.RateLimit{} }})
+	h := scim.New(scim.Config{Store: env.Store, Auth: auth.NewAuthenticator(env.Store, time.Hour), BaseURL: "https://x/scim/v2"})
 	e := &grpEnv{t: t, h: h, env: env}
 	as := func(tenant string) *tokenEnv { return &tokenEnv{e, "tok-" + tenant + "-123"} }
 
