@@ -258,6 +258,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = errStatus(http.StatusNotFound, "not found")
 	case errors.Is(err, store.ErrTooLarge):
 		ae = errStatus(http.StatusRequestEntityTooLarge, "the record is too large to store")
+	case errors.Is(err, errBusy), errors.Is(err, store.ErrVersion):
+		w.Header().Set("Retry-After", "1")
+		ae = errStatus(http.StatusServiceUnavailable, "%s", errBusy)
 	case errors.Is(err, context.DeadlineExceeded):
 		w.Header().Set("Retry-After", "1")
 		ae = errStatus(http.StatusServiceUnavailable, "the request took too long; retry it")
