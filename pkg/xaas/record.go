@@ -91,7 +91,9 @@ func checkName(name string) error {
 	return nil
 }
 
-// checkValue validates an attribute value.
+// checkValue validates an attribute value: valid UTF-8 without control
+// characters other than tab, line feed and carriage return (a multi-line
+// address is fine; a NUL is not).
 func checkValue(name, v string) error {
 	if len(v) > MaxValueLen {
 		return recordErr("attribute %q longer than %d bytes", name, MaxValueLen)
@@ -99,7 +101,16 @@ func checkValue(name, v string) error {
 	if !utf8.ValidString(v) {
 		return recordErr("attribute %q is not valid UTF-8", name)
 	}
+	if strings.IndexFunc(v, badControl) >= 0 {
+		return recordErr("attribute %q contains control characters", name)
+	}
 	return nil
+}
+
+// badControl reports a control character other than tab, line feed and
+// carriage return.
+func badControl(r rune) bool {
+	return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
 }
 
 // parseBool reads an active flag: true, false, 1, 0, yes, no, y, n, t, f
@@ -120,6 +131,10 @@ func parseBool(s string) (bool, bool) {
 // strings, numbers or booleans, kept as strings. pathID, when set, is the
 // key from the URL, which a key in the body must equal.
 func recordFromJSON(data []byte, pathID string) (Record, error) {
+	if !utf8.Valid(data) {
+		// encoding/json would store U+FFFD in place of each bad byte.
+		return Record{ExternalID: pathID}, recordErr("the record is not valid UTF-8")
+	}
 	rec, err := decodeRecord(data, pathID)
 	if err != nil && rec.ExternalID == "" {
 		// Name the record in the error report when its key can be found.
@@ -358,6 +373,9 @@ func groupFromJSON(data []byte, pathID string) (Group, error) {
 		Members     json.RawMessage `json:"members"`
 		Meta        json.RawMessage `json:"meta"`
 	}
+	if !utf8.Valid(data) {
+		return Group{ExternalID: pathID}, recordErr("the group is not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
@@ -380,13 +398,13 @@ func groupFromJSON(data []byte, pathID string) (Group, error) {
 		return g, recordErr("missing displayName")
 	}
 	g.DisplayName = *raw.DisplayName
-	if utf8.RuneCountInString(g.DisplayName) > 255 || !utf8.ValidString(g.DisplayName) {
-		return g, recordErr("displayName must be 1-255 characters of valid UTF-8")
+	if utf8.RuneCountInString(g.DisplayName) > 255 || strings.IndexFunc(g.DisplayName, unicode.IsControl) >= 0 {
+		return g, recordErr("displayName must be 1-255 characters without control characters")
 	}
 	if raw.Description != nil {
 		g.Description = *raw.Description
-		if utf8.RuneCountInString(g.Description) > 1024 || !utf8.ValidString(g.Description) {
-			return g, recordErr("description must be at most 1024 characters of valid UTF-8")
+		if utf8.RuneCountInString(g.Description) > 1024 || strings.IndexFunc(g.Description, badControl) >= 0 {
+			return g, recordErr("description must be at most 1024 characters without control characters")
 		}
 	}
 	if len(raw.Members) > 0 && string(raw.Members) != "null" {

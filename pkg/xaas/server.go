@@ -308,6 +308,16 @@ func pageParams(r *http.Request, def, max int) (int, string, error) {
 	return limit, q.Get("cursor"), nil
 }
 
+// pathID returns the externalId in the URL's path segment name: 400 when it
+// is not one (invalid UTF-8, control characters, too long).
+func pathID(r *http.Request, name string) (string, error) {
+	id := r.PathValue(name)
+	if err := checkExternalID(id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
 // --- users ---
 
 func (s *Server) putUser(w http.ResponseWriter, r *http.Request) {
@@ -340,7 +350,12 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	u, err := s.store.GetSourceUser(r.Context(), tenantOf(r), r.PathValue("externalId"))
+	id, err := pathID(r, "externalId")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.store.GetSourceUser(r.Context(), tenantOf(r), id)
 	if err == nil && u.Deleted {
 		err = store.ErrNotFound
 	}
@@ -352,7 +367,11 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
-	if err := s.ingest.Delete(r.Context(), tenantOf(r), r.PathValue("externalId")); err != nil {
+	id, err := pathID(r, "externalId")
+	if err == nil {
+		err = s.ingest.Delete(r.Context(), tenantOf(r), id)
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -371,21 +390,34 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	ctx, tenant := r.Context(), tenantOf(r)
-	var page store.SourceUserPage
-	includeDeleted := false
+	var since time.Time
+	kind := cursorUsers
 	switch {
 	case q.Get("changedSince") != "":
-		since, perr := time.Parse(time.RFC3339Nano, q.Get("changedSince"))
-		if perr != nil {
+		if since, err = time.Parse(time.RFC3339Nano, q.Get("changedSince")); err != nil {
 			s.writeError(w, r, errStatus(http.StatusBadRequest, "changedSince must be an RFC 3339 time"))
 			return
 		}
-		page, err = s.store.SourceUsersChanged(ctx, tenant, since, cursor, limit)
-		includeDeleted = true
+		kind = cursorChanged
 	case q.Get("failed") == "true":
-		page, err = s.store.FailedSourceUsers(ctx, tenant, cursor, limit)
+		kind = cursorFailed
+	case q.Has("failed") && q.Get("failed") != "false":
+		s.writeError(w, r, errStatus(http.StatusBadRequest, "failed must be true or false"))
+		return
+	}
+	after, err := decodeCursor(kind, tenant, cursor)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var page store.SourceUserPage
+	switch kind {
+	case cursorChanged:
+		page, err = s.store.SourceUsersChanged(ctx, tenant, since, after, limit)
+	case cursorFailed:
+		page, err = s.store.FailedSourceUsers(ctx, tenant, after, limit)
 	default:
-		page, err = s.store.ListSourceUsers(ctx, tenant, cursor, limit)
+		page, err = s.store.ListSourceUsers(ctx, tenant, after, limit)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -393,14 +425,14 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	users := make([]map[string]any, 0, len(page.Users))
 	for _, u := range page.Users {
-		if u.Deleted && !includeDeleted {
+		if u.Deleted && kind != cursorChanged {
 			continue
 		}
 		users = append(users, userJSON(u))
 	}
 	out := map[string]any{"users": users}
 	if page.Next != "" {
-		out["next"] = page.Next
+		out["next"] = encodeCursor(kind, tenant, page.Next)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -477,7 +509,12 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
-	g, err := s.store.GetSourceGroup(r.Context(), tenantOf(r), r.PathValue("externalId"))
+	id, err := pathID(r, "externalId")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	g, err := s.store.GetSourceGroup(r.Context(), tenantOf(r), id)
 	if err == nil && g.Deleted {
 		err = store.ErrNotFound
 	}
@@ -489,7 +526,11 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	if err := s.ingest.DeleteGroup(r.Context(), tenantOf(r), r.PathValue("externalId")); err != nil {
+	id, err := pathID(r, "externalId")
+	if err == nil {
+		err = s.ingest.DeleteGroup(r.Context(), tenantOf(r), id)
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -502,7 +543,12 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := s.store.ListSourceGroups(r.Context(), tenantOf(r), cursor, limit)
+	after, err := decodeCursor(cursorGroups, tenantOf(r), cursor)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := s.store.ListSourceGroups(r.Context(), tenantOf(r), after, limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -515,7 +561,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{"groups": groups}
 	if page.Next != "" {
-		out["next"] = page.Next
+		out["next"] = encodeCursor(cursorGroups, tenantOf(r), page.Next)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -580,7 +626,12 @@ func (s *Server) listSyncs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	runs, err := ListRuns(r.Context(), s.store, tenantOf(r), cursor, limit)
+	before, err := decodeCursor(cursorSyncs, tenantOf(r), cursor)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	runs, err := ListRuns(r.Context(), s.store, tenantOf(r), before, limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -591,7 +642,7 @@ func (s *Server) listSyncs(w http.ResponseWriter, r *http.Request) {
 	}
 	body := map[string]any{"syncs": out}
 	if len(runs) == limit {
-		body["next"] = runs[len(runs)-1].Status.ID
+		body["next"] = encodeCursor(cursorSyncs, tenantOf(r), runs[len(runs)-1].Status.ID)
 	}
 	writeJSON(w, http.StatusOK, body)
 }
@@ -602,7 +653,12 @@ func (s *Server) listSyncs(w http.ResponseWriter, r *http.Request) {
 // the seed's flows read). Past MaxItemsPage records (or ?limit=) the
 // X-Next-Cursor header gives the cursor of the rest (?cursor=).
 func (s *Server) listItems(w http.ResponseWriter, r *http.Request) {
-	limit, cursor, err := pageParams(r, MaxItemsPage, MaxItemsPage)
+	limit, raw, err := pageParams(r, MaxItemsPage, MaxItemsPage)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cursor, err := decodeCursor(cursorItems, tenantOf(r), raw)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -625,13 +681,18 @@ func (s *Server) listItems(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if cursor != "" {
-		w.Header().Set("X-Next-Cursor", cursor)
+		w.Header().Set("X-Next-Cursor", encodeCursor(cursorItems, tenantOf(r), cursor))
 	}
 	writeJSON(w, http.StatusOK, items)
 }
 
 func (s *Server) getItem(w http.ResponseWriter, r *http.Request) {
-	u, err := s.store.GetSourceUser(r.Context(), tenantOf(r), r.PathValue("id"))
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.store.GetSourceUser(r.Context(), tenantOf(r), id)
 	if err == nil && u.Deleted {
 		err = store.ErrNotFound
 	}
@@ -665,8 +726,11 @@ func (s *Server) putItem(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteItem(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if err := s.ingest.Delete(r.Context(), tenantOf(r), id); err != nil {
+	id, err := pathID(r, "id")
+	if err == nil {
+		err = s.ingest.Delete(r.Context(), tenantOf(r), id)
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
