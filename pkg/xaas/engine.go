@@ -382,6 +382,10 @@ func (e *Engine) hasDirty(ctx context.Context, tenant string) bool {
 
 // work leases a tenant's run, steps it and releases the lease with when it
 // is next due.
+//
+// A panic in the step is logged and counts as a failed step: the run is
+// retried after Limits.RetryDelay (and fails after Limits.MaxErrors
+// failed steps in a row).
 func (e *Engine) work(ctx context.Context, tenant, run string) (due time.Time, stepped, finished bool) {
 	now := e.now()
 	until := now.Add(e.lim.Lease)
@@ -393,7 +397,7 @@ func (e *Engine) work(ctx context.Context, tenant, run string) (due time.Time, s
 	if !ok {
 		return now.Add(e.lim.PollInterval), false, false
 	}
-	due, finished, err = e.step(ctx, tenant, run, until)
+	due, finished, err = e.safeStep(ctx, tenant, run, until)
 	if errors.Is(err, errCrashed) {
 		return until, true, false // a simulated crash keeps its lease until it expires
 	}
@@ -412,12 +416,63 @@ func (e *Engine) work(ctx context.Context, tenant, run string) (due time.Time, s
 	return due, true, false
 }
 
-// Loop ticks every interval until ctx is done (the local run).
+// safeStep is step, with a panic counted as a failed step (see
+// afterPanic).
+func (e *Engine) safeStep(ctx context.Context, tenant, run string, lease time.Time) (due time.Time, finished bool, err error) {
+	defer func() {
+		if perr := recovered(ctx, e.log, "xaas sync step panicked", recover(), slog.String("tenant", tenant), slog.String("run", run)); perr != nil {
+			due, finished, err = e.afterPanic(ctx, tenant, run, lease, perr)
+		}
+	}()
+	return e.step(ctx, tenant, run, lease)
+}
+
+// afterPanic counts a step that panicked as a failed step of the run, on
+// the state last checkpointed (what the step held in memory may be half
+// updated): the run is retried after Limits.RetryDelay, and fails once
+// Limits.MaxErrors of its steps panicked.
+func (e *Engine) afterPanic(ctx context.Context, tenant, runID string, lease time.Time, perr error) (time.Time, bool, error) {
+	r, err := e.store.GetXaaSRun(ctx, tenant, runID)
+	if err != nil {
+		return time.Time{}, false, errors.Join(perr, err)
+	}
+	doc, err := decodeRun(r)
+	if err != nil {
+		return time.Time{}, false, errors.Join(perr, err)
+	}
+	if doc.Phase == phaseDone {
+		return time.Time{}, true, e.store.FinishXaaSRun(ctx, tenant, runID)
+	}
+	st := &stepper{e: e, tenant: tenant, run: r, doc: doc, lease: lease, seenFor: -1}
+	doc.Errors++
+	doc.Panics++
+	if doc.Panics >= e.lim.MaxErrors {
+		return time.Time{}, true, st.finish(ctx, store.RunFailed, fmt.Sprintf("giving up after %d failed attempts: an internal error (see the logs)", doc.Panics))
+	}
+	doc.Wait = "retrying after an internal error"
+	if err := st.saveDetached(ctx); err != nil {
+		return time.Time{}, false, errors.Join(perr, err)
+	}
+	return e.now().Add(e.lim.RetryDelay), false, nil
+}
+
+// safeTick is Tick, with a panic turned into its error.
+func (e *Engine) safeTick(ctx context.Context) (rep TickReport, err error) {
+	defer func() {
+		if perr := recovered(ctx, e.log, "xaas tick panicked", recover()); perr != nil {
+			err = perr
+		}
+	}()
+	return e.Tick(ctx)
+}
+
+// Loop ticks every interval until ctx is done (the local run). A tick that
+// fails or panics is logged; the next one runs as usual.
 func (e *Engine) Loop(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := e.Tick(ctx); err != nil && ctx.Err() == nil {
+		if _, err := e.safeTick(ctx); err != nil && ctx.Err() == nil {
 			e.log.LogAttrs(ctx, slog.LevelError, "xaas tick failed", errAttr(err))
 		}
 		select {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -63,25 +64,34 @@ func (r *BulkResult) count(outcome string) {
 // content hash and writes (and marks dirty) only what changed.
 type Ingester struct {
 	store *store.Store
+	log   *slog.Logger
 	now   func() time.Time
 	// concurrency bounds the parallel writes of one chunk.
 	concurrency int
+	// writeRecord stores one changed record (write; tests replace it).
+	writeRecord func(ctx context.Context, tenant string, rec *Record, hash string, prev *store.SourceUser, now time.Time) (string, *store.SourceUser, bool, error)
 }
 
 // chunkSize is how many rows are read, looked up (one BatchGetItem) and
 // written together.
 const chunkSize = 100
 
-// NewIngester returns an ingester over st; now is the clock (time.Now when
-// nil); concurrency bounds parallel writes (16 when ≤ 0).
-func NewIngester(st *store.Store, now func() time.Time, concurrency int) *Ingester {
+// NewIngester returns an ingester over st; log receives internal errors
+// (none when nil); now is the clock (time.Now when nil); concurrency
+// bounds parallel writes (16 when ≤ 0).
+func NewIngester(st *store.Store, log *slog.Logger, now func() time.Time, concurrency int) *Ingester {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if now == nil {
 		now = time.Now
 	}
 	if concurrency <= 0 {
 		concurrency = 16
 	}
-	return &Ingester{store: st, now: now, concurrency: concurrency}
+	in := &Ingester{store: st, log: log, now: now, concurrency: concurrency}
+	in.writeRecord = in.write
+	return in
 }
 
 // Bulk reads rows from r and stores them in chunks of 100: one BatchGetItem
@@ -241,7 +251,14 @@ func (in *Ingester) putChunk(ctx context.Context, tenant string, recs []Record) 
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			outcome, u, wasDirty, err := in.write(ctx, tenant, rec, hash, prev, now)
+			defer func() {
+				if err := recovered(ctx, in.log, "xaas record write panicked", recover(), slog.String("tenant", tenant)); err != nil {
+					mu.Lock()
+					errs[i] = err
+					mu.Unlock()
+				}
+			}()
+			outcome, u, wasDirty, err := in.writeRecord(ctx, tenant, rec, hash, prev, now)
 			mu.Lock()
 			defer mu.Unlock()
 			outcomes[i], stored[i], errs[i] = outcome, u, err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,10 +43,21 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, header string) (auth.Principal, error)
 }
 
+// Limiter decides whether a tenant's request may be served now (the
+// per-tenant rate limit the SCIM API applies too).
+type Limiter interface {
+	// Allow counts one request of tenant. It reports whether the request
+	// may be served and, when not, how long until one may.
+	Allow(ctx context.Context, tenant string) (ok bool, retryAfter time.Duration)
+}
+
 // Config configures a Server.
 type Config struct {
 	Store *store.Store
 	Auth  Authenticator
+	// Limiter limits each tenant's requests; nil means no limit. A refused
+	// request gets 429 with Retry-After.
+	Limiter Limiter
 	// Engine queues sync runs (POST /xaas/v1/syncs); nil answers 503.
 	Engine *Engine
 	// Logger receives one JSON line per request.
@@ -65,6 +77,7 @@ type Config struct {
 type Server struct {
 	store    *store.Store
 	auth     Authenticator
+	limiter  Limiter
 	engine   *Engine
 	ingest   *Ingester
 	log      *slog.Logger
@@ -77,7 +90,7 @@ type Server struct {
 
 // NewServer returns a server for cfg.
 func NewServer(cfg Config) *Server {
-	s := &Server{store: cfg.Store, auth: cfg.Auth, engine: cfg.Engine, log: cfg.Logger, now: cfg.Now,
+	s := &Server{store: cfg.Store, auth: cfg.Auth, limiter: cfg.Limiter, engine: cfg.Engine, log: cfg.Logger, now: cfg.Now,
 		timeout: cfg.RequestTimeout, maxBulk: cfg.MaxBulkBytes}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -91,7 +104,7 @@ func NewServer(cfg Config) *Server {
 	if s.maxBulk <= 0 {
 		s.maxBulk = DefaultMaxBulkBytes
 	}
-	s.ingest = NewIngester(cfg.Store, s.now, cfg.WriteConcurrency)
+	s.ingest = NewIngester(cfg.Store, s.log, s.now, cfg.WriteConcurrency)
 	s.bulkPath = Prefix + "/users:bulk"
 	s.mux = s.routes()
 	return s
@@ -108,6 +121,8 @@ type apiError struct {
 	status int
 	detail string
 	extra  map[string]any
+	// retryAfter, when positive, is sent as Retry-After (seconds).
+	retryAfter int
 }
 
 func (e *apiError) Error() string { return e.detail }
@@ -148,6 +163,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	principal = p
+	if s.limiter != nil {
+		if ok, wait := s.limiter.Allow(ctx, p.Tenant); !ok {
+			ae := errStatus(http.StatusTooManyRequests, "too many requests for this tenant; retry after the time in Retry-After")
+			ae.retryAfter = max(1, int(math.Ceil(wait.Seconds())))
+			s.writeError(rw, r, ae)
+			return
+		}
+	}
 	r = r.WithContext(auth.WithPrincipal(ctx, p))
 	if r.Method == http.MethodPost && r.URL.Path == s.bulkPath {
 		rows = &BulkResult{}
@@ -267,6 +290,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		s.log.ErrorContext(r.Context(), "server error", "err", errMessage(err), "request_id", reqlog.IDFrom(r.Context()))
 		ae = errStatus(http.StatusInternalServerError, "internal error")
+	}
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
 	body := map[string]any{"status": ae.status, "detail": ae.detail}
 	for k, v := range ae.extra {
