@@ -126,7 +126,7 @@ func parseBool(s string) (bool, bool) {
 }
 
 // recordFromJSON decodes one JSON object into a record. The key is
-// "externalId" or "id" (the seed's shape); "active" is a boolean (or a
+// "externalId" or "id" (the sample items API's shape); "active" is a boolean (or a
 // boolean string) and defaults to true; "meta" is ignored; other fields are
 // strings, numbers or booleans, kept as strings. pathID, when set, is the
 // key from the URL, which a key in the body must equal.
@@ -178,53 +178,8 @@ func decodeRecord(data []byte, pathID string) (Record, error) {
 		if err := dec.Decode(&v); err != nil {
 			return rec, recordErr("malformed JSON: %v", err)
 		}
-		switch name {
-		case fieldExternalID, fieldID:
-			s, ok := scalarString(v)
-			if !ok {
-				return rec, recordErr("%q must be a string", name)
-			}
-			if name == fieldID {
-				id = s
-			} else {
-				ext = s
-			}
-		case fieldActive:
-			switch a := v.(type) {
-			case nil:
-			case bool:
-				rec.Active = a
-			case string:
-				b, ok := parseBool(a)
-				if !ok {
-					return rec, recordErr("\"active\" must be true or false")
-				}
-				rec.Active = b
-			default:
-				return rec, recordErr("\"active\" must be true or false")
-			}
-		case fieldMeta:
-		default:
-			if err := checkName(name); err != nil {
-				return rec, err
-			}
-			if v == nil {
-				continue
-			}
-			s, ok := scalarString(v)
-			if !ok {
-				return rec, recordErr("attribute %q must be a string, number or boolean", name)
-			}
-			if s == "" {
-				continue
-			}
-			if err := checkValue(name, s); err != nil {
-				return rec, err
-			}
-			rec.Attrs[name] = s
-			if len(rec.Attrs) > MaxAttributes {
-				return rec, recordErr("more than %d attributes", MaxAttributes)
-			}
+		if err := rec.set(name, v, &ext, &id); err != nil {
+			return rec, err
 		}
 	}
 	if _, err := dec.Token(); err != nil {
@@ -250,6 +205,60 @@ func decodeRecord(data []byte, pathID string) (Record, error) {
 		return rec, err
 	}
 	return rec, nil
+}
+
+// set applies one decoded field of a record body: the key ("externalId"
+// into ext, "id" into id), the active flag, or an attribute.
+func (rec *Record) set(name string, v any, ext, id *string) error {
+	switch name {
+	case fieldExternalID, fieldID:
+		s, ok := scalarString(v)
+		if !ok {
+			return recordErr("%q must be a string", name)
+		}
+		if name == fieldID {
+			*id = s
+		} else {
+			*ext = s
+		}
+	case fieldActive:
+		switch a := v.(type) {
+		case nil:
+		case bool:
+			rec.Active = a
+		case string:
+			b, ok := parseBool(a)
+			if !ok {
+				return recordErr("\"active\" must be true or false")
+			}
+			rec.Active = b
+		default:
+			return recordErr("\"active\" must be true or false")
+		}
+	case fieldMeta:
+	default:
+		if err := checkName(name); err != nil {
+			return err
+		}
+		if v == nil {
+			return nil
+		}
+		s, ok := scalarString(v)
+		if !ok {
+			return recordErr("attribute %q must be a string, number or boolean", name)
+		}
+		if s == "" {
+			return nil
+		}
+		if err := checkValue(name, s); err != nil {
+			return err
+		}
+		rec.Attrs[name] = s
+		if len(rec.Attrs) > MaxAttributes {
+			return recordErr("more than %d attributes", MaxAttributes)
+		}
+	}
+	return nil
 }
 
 // scalarString renders a decoded JSON scalar as a string.
@@ -343,7 +352,7 @@ func userJSON(u *store.SourceUser) map[string]any {
 	return m
 }
 
-// itemJSON renders a stored record in the seed's shape for /items: "id",
+// itemJSON renders a stored record in the sample items API's shape for /items: "id",
 // "active" and the attributes.
 func itemJSON(u *store.SourceUser) map[string]any {
 	m := make(map[string]any, len(u.Attrs)+2)
@@ -407,44 +416,57 @@ func groupFromJSON(data []byte, pathID string) (Group, error) {
 			return g, recordErr("description must be at most 1024 characters without control characters")
 		}
 	}
-	if len(raw.Members) > 0 && string(raw.Members) != "null" {
-		var members []any
-		if err := json.Unmarshal(raw.Members, &members); err != nil {
-			return g, recordErr("members must be an array of externalIds")
-		}
-		seen := make(map[string]bool, len(members))
-		for _, m := range members {
-			var id string
-			switch x := m.(type) {
-			case string:
-				id = x
-			case map[string]any: // {"externalId": "…"} or {"value": "…"}
-				if s, ok := x["externalId"].(string); ok {
-					id = s
-				} else if s, ok := x["value"].(string); ok {
-					id = s
-				}
-			}
-			if id == "" {
-				return g, recordErr("members must be an array of non-empty externalIds")
-			}
-			if err := checkExternalID(id); err != nil {
-				return g, recordErr("member %q: %v", id, err)
-			}
-			if len(id) > MaxGroupExternalIDLen {
-				return g, recordErr("member externalId longer than %d bytes", MaxGroupExternalIDLen)
-			}
-			if !seen[id] {
-				seen[id] = true
-				g.Members = append(g.Members, id)
-			}
-		}
+	members, err := parseMembers(raw.Members)
+	if err != nil {
+		return g, err
 	}
+	g.Members = members
 	if len(g.Members) > MaxGroupMembers {
 		return g, errTooManyMembers
 	}
 	slices.Sort(g.Members)
 	return g, nil
+}
+
+// parseMembers decodes a group's members: an array of externalIds, or of
+// objects with an "externalId" or "value"; duplicates are dropped.
+func parseMembers(raw json.RawMessage) ([]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var members []any
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return nil, recordErr("members must be an array of externalIds")
+	}
+	var out []string
+	seen := make(map[string]bool, len(members))
+	for _, m := range members {
+		var id string
+		switch x := m.(type) {
+		case string:
+			id = x
+		case map[string]any: // {"externalId": "…"} or {"value": "…"}
+			if s, ok := x["externalId"].(string); ok {
+				id = s
+			} else if s, ok := x["value"].(string); ok {
+				id = s
+			}
+		}
+		if id == "" {
+			return nil, recordErr("members must be an array of non-empty externalIds")
+		}
+		if err := checkExternalID(id); err != nil {
+			return nil, recordErr("member %q: %v", id, err)
+		}
+		if len(id) > MaxGroupExternalIDLen {
+			return nil, recordErr("member externalId longer than %d bytes", MaxGroupExternalIDLen)
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 var errTooManyMembers = errors.New("too many members")

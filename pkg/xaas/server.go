@@ -19,8 +19,8 @@ import (
 	"github.com/scimless/scimless/pkg/store"
 )
 
-// Prefix is the path under which the XaaS API is served. The seed's
-// /items routes are served beside it.
+// Prefix is the path under which the XaaS API is served. The routes of the
+// sample items API (/items) are served beside it.
 const Prefix = "/xaas/v1"
 
 // Defaults of a Server.
@@ -33,7 +33,7 @@ const (
 	// DefaultPageSize and MaxPageSize bound list pages.
 	DefaultPageSize = 100
 	MaxPageSize     = 1000
-	// MaxItemsPage bounds GET /items (the seed's flows read every record in
+	// MaxItemsPage bounds GET /items (the how-to's Workflows flows read every record in
 	// one call); more are paged with the X-Next-Cursor header.
 	MaxItemsPage = 10000
 )
@@ -73,7 +73,7 @@ type Config struct {
 	WriteConcurrency int
 }
 
-// Server serves the XaaS API and the seed's /items API.
+// Server serves the XaaS API and the sample items API's /items routes.
 type Server struct {
 	store    *store.Store
 	auth     Authenticator
@@ -673,10 +673,10 @@ func (s *Server) listSyncs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-// --- the seed's /items ---
+// --- the sample items API's /items ---
 
-// listItems answers every record in the seed's shape, as a JSON array (what
-// the seed's flows read). Past MaxItemsPage records (or ?limit=) the
+// listItems answers every record in the sample items API's shape, as a JSON array (what
+// the how-to's Workflows flows read). Past MaxItemsPage records (or ?limit=) the
 // X-Next-Cursor header gives the cursor of the rest (?cursor=).
 func (s *Server) listItems(w http.ResponseWriter, r *http.Request) {
 	limit, raw, err := pageParams(r, MaxItemsPage, MaxItemsPage)
@@ -729,8 +729,8 @@ func (s *Server) getItem(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, itemJSON(u))
 }
 
-// putItem stores a record of the seed's shape; the body's "id" is the key
-// (400 without it). It answers like the seed's API ("Put item {id}").
+// putItem stores a record of the sample items API's shape; the body's "id" is the key
+// (400 without it). It answers like the sample items API ("Put item {id}").
 func (s *Server) putItem(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(w, r, MaxRecordBytes)
 	if err != nil {
