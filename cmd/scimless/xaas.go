@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/lambdaevent"
 	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/xaas"
 	"github.com/scimless/scimless/pkg/xaas/okta"
@@ -518,17 +519,17 @@ func (r xaasInvokeResult) value() any {
 // isXaaSEvent reports whether raw is an event of the xaas function: an
 // EventBridge scheduled event, or an API event of an XaaS route.
 func isXaaSEvent(raw []byte) bool {
-	kind, err := xaas.EventKind(raw)
+	kind, err := lambdaevent.Kind(raw)
 	if err != nil {
 		return false
 	}
-	if kind == "schedule" {
+	if kind == lambdaevent.Schedule {
 		return true
 	}
 	var ev struct {
 		RawPath string `json:"rawPath"`
 	}
-	return kind == "http" && json.Unmarshal(raw, &ev) == nil && xaas.Handles(ev.RawPath)
+	return kind == lambdaevent.HTTP && json.Unmarshal(raw, &ev) == nil && xaas.Handles(ev.RawPath)
 }
 
 // xaasInvokeSeed are the source records a replayed XaaS event finds (the
@@ -565,7 +566,7 @@ func xaasInvoke(ctx context.Context, tf *tableFlags, token string, raw []byte, l
 	if err := xaasSeed(srv, token); err != nil {
 		return res, true, fmt.Errorf("seed: %w", err)
 	}
-	out, err := xaas.LambdaHandler(srv, engine)(ctx, raw)
+	out, err := lambdaevent.Handler(srv, func(ctx context.Context) (any, error) { return engine.Tick(ctx) })(ctx, raw)
 	if err != nil {
 		return res, true, err
 	}

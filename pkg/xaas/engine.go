@@ -112,7 +112,7 @@ type EngineConfig struct {
 	// Concurrency bounds the tenants a tick works on at once (4 when 0).
 	Concurrency int
 	// MetricDimensions are added to the metrics a finished run emits
-	// (FunctionConfig.MetricDimensions on Lambda; none when nil).
+	// (config.XaaS.MetricDimensions on Lambda; none when nil).
 	MetricDimensions map[string]string
 	// AfterUpload, if set, is called after each upload Okta answered and
 	// before the run records it; an error stops the step at once, as a

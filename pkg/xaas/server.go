@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/config"
 	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/store"
 )
@@ -27,7 +28,7 @@ const Prefix = "/xaas/v1"
 const (
 	// DefaultMaxBulkBytes is the largest bulk body: Lambda's 6 MB request
 	// payload limit (a Lambda behind API Gateway cannot get more).
-	DefaultMaxBulkBytes = 6 << 20
+	DefaultMaxBulkBytes = config.DefaultXaaSMaxBulkBytes
 	// DefaultRequestTimeout bounds a request below API Gateway's 29 s.
 	DefaultRequestTimeout = 25 * time.Second
 	// DefaultPageSize and MaxPageSize bound list pages.
