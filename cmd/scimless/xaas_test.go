@@ -101,7 +101,7 @@ func TestXaaSEventsReplay(t *testing.T) {
 				t.Errorf("the token leaked into the logs")
 			}
 			if name == "xaas-schedule.json" {
-				// The seed pushed records; the default 15-minute schedule is
+				// The sample records were pushed; the default 15-minute schedule is
 				// due at once, so the tick starts a sync and works on it.
 				if res.Tick == nil || len(res.Tick.Started) != 1 || res.Tick.Stepped != 1 {
 					t.Fatalf("tick report %+v", res.Tick)

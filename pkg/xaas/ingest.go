@@ -286,6 +286,9 @@ func (in *Ingester) write(ctx context.Context, tenant string, rec *Record, hash 
 	first := true
 	err = retryConflicts(ctx, func() error {
 		if !first {
+			// A retry is a new write: it changes the record now, after the
+			// write it lost to.
+			now = in.now()
 			var err error
 			prev, err = in.store.GetSourceUser(ctx, tenant, rec.ExternalID)
 			switch {
