@@ -96,7 +96,7 @@ type Config struct {
 	// TokenCacheTTL is a Go duration string, e.g. "60s".
 	TokenCacheTTL string
 	// XaasSchedule is an EventBridge schedule expression for the XaaS
-	// sync, used only when functions/xaas exists.
+	// sync.
 	XaasSchedule string
 	// XaasSecretPrefix is the name prefix of the Secrets Manager secrets
 	// (tenants' Okta credentials) the XaaS function may read; by default
