@@ -54,9 +54,10 @@ figures-xaas:
 
 ## fuzz: every fuzz target for FUZZTIME each
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/scim/filter
-	$(GO) test -run '^$$' -fuzz FuzzDecodeApply -fuzztime $(FUZZTIME) ./pkg/scim/patch
-	$(GO) test -run '^$$' -fuzz FuzzPath -fuzztime $(FUZZTIME) ./pkg/scim/patch
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/scim/filter
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $(FUZZTIME) ./pkg/scim/filter
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeApply$$' -fuzztime $(FUZZTIME) ./pkg/scim/patch
+	$(GO) test -run '^$$' -fuzz '^FuzzPath$$' -fuzztime $(FUZZTIME) ./pkg/scim/patch
 	$(GO) test -run '^$$' -fuzz FuzzDecodeResource -fuzztime $(FUZZTIME) ./pkg/scim
 	$(GO) test -run '^$$' -fuzz FuzzParseExtensionFile -fuzztime $(FUZZTIME) ./pkg/scim/schema
 	$(GO) test -run '^$$' -fuzz '^FuzzBulkCSV$$' -fuzztime $(FUZZTIME) ./pkg/xaas

@@ -449,7 +449,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
 			return doc, mc, nil
 		}
 		doc["id"] = prev.ID
-		out, err := patch.Apply(s.viewOf(r).groups, doc, rest)
+		out, err := patch.Apply(r.Context(), s.viewOf(r).groups, doc, rest)
 		if err != nil {
 			return nil, mc, err
 		}

@@ -322,7 +322,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	u, _, err := s.updateUser(r, id, func(prev *store.User, cur Resource) (Resource, error) {
 		cur["id"] = prev.ID
-		out, err := patch.Apply(s.viewOf(r).users, cur, req.Operations)
+		out, err := patch.Apply(r.Context(), s.viewOf(r).users, cur, req.Operations)
 		if err != nil {
 			return nil, err
 		}

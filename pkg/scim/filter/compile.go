@@ -9,8 +9,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	fp "github.com/scim2/filter-parser/v2"
-
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 )
@@ -57,9 +55,9 @@ type cmpNode struct {
 	name string     // key of the attribute (of the element, when rel)
 	sub  string     // key of the sub-attribute, or ""
 
-	op   fp.CompareOperator // as written, for String
-	test fp.CompareOperator // what one value is tested with: pr, eq, co, sw, ew, gt, ge, lt or le
-	neg  bool               // negate the result (ne, eq null)
+	op   Op   // as written, for String
+	test Op   // what one value is tested with: pr, eq, co, sw, ew, gt, ge, lt or le
+	neg  bool // negate the result (ne, eq null)
 	kind kind
 	null bool // the compare value is null
 
@@ -70,7 +68,7 @@ type cmpNode struct {
 	t     time.Time // kTime
 }
 
-// compiler compiles filter-parser expressions for one resource type. With a
+// compiler compiles expressions for one resource type. With a
 // parent, attribute names are sub-attributes of parent and the compiled
 // filter is evaluated on one element of it.
 type compiler struct {
@@ -82,28 +80,28 @@ func invalid(format string, args ...any) error {
 	return scimerr.InvalidFilter("filter: "+format, args...)
 }
 
-func (c *compiler) expr(e fp.Expression, depth int) (node, error) {
+func (c *compiler) expr(e Expr, depth int) (node, error) {
 	if depth > maxDepth {
 		return nil, invalid("filter nested too deeply (more than %d levels)", maxDepth)
 	}
 	switch x := e.(type) {
-	case *fp.AttributeExpression:
+	case *Comparison:
 		if x != nil {
 			return c.attrExp(x)
 		}
-	case *fp.LogicalExpression:
+	case *Logical:
 		if x != nil {
 			return c.logical(x, depth)
 		}
-	case *fp.NotExpression:
-		if x != nil && x.Expression != nil {
-			n, err := c.expr(x.Expression, depth+1)
+	case *Not:
+		if x != nil && x.X != nil {
+			n, err := c.expr(x.X, depth+1)
 			if err != nil {
 				return nil, err
 			}
 			return &notNode{n}, nil
 		}
-	case *fp.ValuePath:
+	case *ValuePath:
 		if x != nil {
 			return c.valuePath(x, depth)
 		}
@@ -114,26 +112,26 @@ func (c *compiler) expr(e fp.Expression, depth int) (node, error) {
 	return nil, invalid("empty expression")
 }
 
-// logical compiles a chain of and or or operations into one n-ary node.
-func (c *compiler) logical(e *fp.LogicalExpression, depth int) (node, error) {
-	var op fp.LogicalOperator
-	switch {
-	case strings.EqualFold(string(e.Operator), string(fp.AND)):
-		op = fp.AND
-	case strings.EqualFold(string(e.Operator), string(fp.OR)):
-		op = fp.OR
-	default:
-		return nil, invalid("unknown logical operator %q", e.Operator)
+// logical compiles an and or an or, with the operands of nested operations
+// of the same kind, into one n-ary node.
+func (c *compiler) logical(e *Logical, depth int) (node, error) {
+	if e.Op != AND && e.Op != OR {
+		return nil, invalid("unknown logical operator %q", e.Op)
 	}
-	// Walk the chain of same-operator expressions left to right without
-	// recursion: parsers build long chains as left-deep trees.
+	if len(e.Operands) == 0 {
+		return nil, invalid("empty expression")
+	}
+	// Walk nested operations of the same kind left to right without
+	// recursion: hand-built trees may be deep chains.
 	var nodes []node
-	stack := []fp.Expression{e}
+	stack := []Expr{e}
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if l, ok := x.(*fp.LogicalExpression); ok && l != nil && strings.EqualFold(string(l.Operator), string(op)) {
-			stack = append(stack, l.Right, l.Left)
+		if l, ok := x.(*Logical); ok && l != nil && l.Op == e.Op && len(l.Operands) > 0 {
+			for i := len(l.Operands) - 1; i >= 0; i-- {
+				stack = append(stack, l.Operands[i])
+			}
 			continue
 		}
 		n, err := c.expr(x, depth+1)
@@ -142,17 +140,17 @@ func (c *compiler) logical(e *fp.LogicalExpression, depth int) (node, error) {
 		}
 		nodes = append(nodes, n)
 	}
-	if op == fp.AND {
+	if e.Op == AND {
 		return andNode(nodes), nil
 	}
 	return orNode(nodes), nil
 }
 
-func (c *compiler) valuePath(e *fp.ValuePath, depth int) (node, error) {
+func (c *compiler) valuePath(e *ValuePath, depth int) (node, error) {
 	if c.parent != nil {
-		return nil, invalid("value filters cannot be nested (%s[…] inside %s[…])", e.AttributePath, c.parent)
+		return nil, invalid("value filters cannot be nested (%s[…] inside %s[…])", e.Path, c.parent)
 	}
-	ref, err := c.resolve(e.AttributePath)
+	ref, err := c.resolve(e.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -162,11 +160,11 @@ func (c *compiler) valuePath(e *fp.ValuePath, depth int) (node, error) {
 	if ref.Attr.Type != schema.Complex {
 		return nil, invalid("value filter on %s attribute %q; it applies to complex attributes only", ref.Attr.Type, ref)
 	}
-	if e.ValueFilter == nil {
+	if e.Filter == nil {
 		return nil, invalid("empty value filter on %q", ref)
 	}
 	inner := &compiler{rt: c.rt, parent: &ref}
-	n, err := inner.expr(e.ValueFilter, depth+1)
+	n, err := inner.expr(e.Filter, depth+1)
 	if err != nil {
 		return nil, err
 	}
@@ -178,26 +176,25 @@ func (c *compiler) valuePath(e *fp.ValuePath, depth int) (node, error) {
 }
 
 // resolve looks up an attribute path.
-func (c *compiler) resolve(p fp.AttributePath) (schema.Ref, error) {
+func (c *compiler) resolve(p AttrPath) (schema.Ref, error) {
 	var ref schema.Ref
 	if c.parent != nil {
-		if p.URIPrefix != nil || p.SubAttribute != nil {
+		if p.URN != "" || p.Sub != "" {
 			return ref, invalid("%q inside the value filter of %q must be a sub-attribute name", p, c.parent)
 		}
 		ref = *c.parent
-		ref.Sub = c.parent.Attr.Sub(p.AttributeName)
+		ref.Sub = c.parent.Attr.Sub(p.Name)
 		if ref.Sub == nil {
-			return ref, invalid("unknown attribute %q", c.parent.String()+"."+p.AttributeName)
+			return ref, invalid("unknown attribute %q", c.parent.String()+"."+p.Name)
 		}
 	} else {
-		urn := p.URI()
-		if urn != "" && p.SubAttribute == nil {
-			if s, _ := c.rt.SchemaByURN(urn + ":" + p.AttributeName); s != nil {
+		if p.URN != "" && p.Sub == "" {
+			if s, _ := c.rt.SchemaByURN(p.URN + ":" + p.Name); s != nil {
 				return ref, invalid("%q is a schema, not an attribute", s.ID)
 			}
 		}
 		var err error
-		ref, err = c.rt.Lookup(urn, p.AttributeName, p.SubAttributeName())
+		ref, err = c.rt.Lookup(p.URN, p.Name, p.Sub)
 		if err != nil {
 			return ref, invalid("%v", err)
 		}
@@ -208,41 +205,41 @@ func (c *compiler) resolve(p fp.AttributePath) (schema.Ref, error) {
 	return ref, nil
 }
 
-func (c *compiler) attrExp(e *fp.AttributeExpression) (node, error) {
-	ref, err := c.resolve(e.AttributePath)
+func (c *compiler) attrExp(e *Comparison) (node, error) {
+	ref, err := c.resolve(e.Path)
 	if err != nil {
 		return nil, err
 	}
-	op := fp.CompareOperator(strings.ToLower(string(e.Operator)))
+	op := e.Op
 	switch op {
-	case fp.EQ, fp.NE, fp.CO, fp.SW, fp.EW, fp.GT, fp.GE, fp.LT, fp.LE, fp.PR:
+	case EQ, NE, CO, SW, EW, GT, GE, LT, LE, PR:
 	default:
-		return nil, invalid("unknown operator %q", e.Operator)
+		return nil, invalid("unknown operator %q", e.Op)
 	}
 	n := &cmpNode{op: op, test: op}
 	switch {
-	case op == fp.PR:
+	case op == PR:
 		n.setRef(ref, c.parent != nil)
 		return n, nil
-	case e.CompareValue == nil:
+	case e.Value == nil:
 		// "eq null" matches when the attribute has no value; "ne null"
 		// when it has one.
 		switch op {
-		case fp.EQ:
-			n.test, n.neg = fp.PR, true
-		case fp.NE:
-			n.test = fp.PR
+		case EQ:
+			n.test, n.neg = PR, true
+		case NE:
+			n.test = PR
 		default:
 			return nil, invalid("operator %q cannot be used with null (attribute %q)", op, ref)
 		}
 		n.null = true
 		n.setRef(ref, c.parent != nil)
 		return n, nil
-	case op == fp.NE:
+	case op == NE:
 		// "ne" is the negation of "eq": it also matches when the attribute
 		// has no value, and a multi-valued attribute matches when none of
 		// its values equals the compare value.
-		n.test, n.neg = fp.EQ, true
+		n.test, n.neg = EQ, true
 	}
 
 	attr := ref.Target()
@@ -255,7 +252,7 @@ func (c *compiler) attrExp(e *fp.AttributeExpression) (node, error) {
 		ref.Sub, attr = v, v
 	}
 	n.setRef(ref, c.parent != nil)
-	if err := n.setValue(attr, e.CompareValue); err != nil {
+	if err := n.setValue(attr, e.Value); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -282,23 +279,19 @@ func (n *cmpNode) setRef(ref schema.Ref, rel bool) {
 // stores it in the form the test needs.
 func (n *cmpNode) setValue(attr *schema.Attribute, v any) error {
 	op := n.test
-	ordering := op == fp.GT || op == fp.GE || op == fp.LT || op == fp.LE
-	substring := op == fp.CO || op == fp.SW || op == fp.EW
+	ordering := op == GT || op == GE || op == LT || op == LE
+	substring := op == CO || op == SW || op == EW
 	notAllowed := func() error {
 		return invalid("operator %q cannot be used with %s attribute %q", n.op, attr.Type, n.ref)
 	}
 	switch attr.Type {
 	case schema.Boolean:
-		if op != fp.EQ {
+		if op != EQ {
 			return notAllowed()
 		}
 		b, ok := v.(bool)
 		if s, isStr := v.(string); isStr {
 			// Microsoft Entra ID sends booleans as "True" and "False".
-			s, err := unquote(s)
-			if err != nil {
-				return invalid("compare value of %q: %v", n.ref, err)
-			}
 			b, ok = strings.EqualFold(s, "true"), strings.EqualFold(s, "true") || strings.EqualFold(s, "false")
 		}
 		if !ok {
@@ -343,15 +336,11 @@ func (n *cmpNode) setValue(attr *schema.Attribute, v any) error {
 	return nil
 }
 
-// stringValue returns the string compare value v, JSON escapes decoded.
+// stringValue returns the string compare value v.
 func stringValue(ref schema.Ref, v any) (string, error) {
 	s, ok := v.(string)
 	if !ok {
 		return "", invalid("attribute %q is a %s; quote the compare value %s", ref, ref.Target().Type, literal(v))
-	}
-	s, err := unquote(s)
-	if err != nil {
-		return "", invalid("compare value of %q: %v", ref, err)
 	}
 	return validUTF8(s), nil
 }

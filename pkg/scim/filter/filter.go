@@ -1,6 +1,12 @@
-// Package filter compiles and evaluates SCIM filters (RFC 7644 §3.4.2.2),
-// such as userName eq "bjensen" or emails[type eq "work" and value co "@example.com"],
-// against resources held as decoded JSON objects (see package schema).
+// Package filter parses the SCIM filter and path grammar, and compiles and
+// evaluates SCIM filters (RFC 7644 §3.4.2.2), such as userName eq "bjensen"
+// or emails[type eq "work" and value co "@example.com"], against resources
+// held as decoded JSON objects (see package schema).
+//
+// The grammar has one parser, for filters (ParseExpr, Parse) and for the
+// paths of PATCH operations (ParsePath), including value paths such as
+// emails[type eq "work"].value. It yields a small syntax tree (Expr, Path)
+// whose operators are normalised to the Op constants.
 //
 // Filters are compiled for a resource type: attribute names are resolved
 // case-insensitively, with or without a schema URN, and compare values are
@@ -13,8 +19,6 @@ package filter
 
 import (
 	"strings"
-
-	fp "github.com/scim2/filter-parser/v2"
 
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
@@ -33,8 +37,9 @@ type Filter struct {
 // that Okta and Microsoft Entra ID are known to send: a value path followed by
 // a sub-attribute comparison, emails[type eq "work"].value eq "x" (meaning
 // emails[type eq "work" and value eq "x"]); an unquoted compare value that is
-// not a JSON literal, externalId eq jyoung (taken as a string); and booleans
-// written as the strings "True" and "False".
+// not a JSON literal and does not start with a digit or "-", externalId eq
+// jyoung (taken as a string); and booleans written as the strings "True" and
+// "False". Numbers follow JSON: 01 is a syntax error.
 //
 // The error, if any, is a *scimerr.Error with status 400 and scimType
 // invalidFilter whose detail says what is wrong: a syntax error and its
@@ -45,7 +50,7 @@ type Filter struct {
 // 4096 bytes or nested too deeply.
 func Parse(rt *schema.ResourceType, s string) (f *Filter, err error) {
 	defer recoverInvalid(&f, &err)
-	e, err := parse(s)
+	e, err := ParseExpr(s)
 	if err != nil {
 		return nil, err
 	}
@@ -53,10 +58,9 @@ func Parse(rt *schema.ResourceType, s string) (f *Filter, err error) {
 }
 
 // Compile compiles an already-parsed expression for resource type rt, with
-// the same checks and errors as Parse. As in the output of filter-parser, a
-// string compare value is the text between its quotes, in which JSON escape
-// sequences such as \" are decoded by Compile.
-func Compile(rt *schema.ResourceType, e fp.Expression) (f *Filter, err error) {
+// the same checks and errors as Parse. Operators must be the Op constants;
+// a compare value may also be any Go integer or float type.
+func Compile(rt *schema.ResourceType, e Expr) (f *Filter, err error) {
 	defer recoverInvalid(&f, &err)
 	return compile(rt, nil, e)
 }
@@ -66,7 +70,7 @@ func Compile(rt *schema.ResourceType, e fp.Expression) (f *Filter, err error) {
 // are sub-attributes of parent, a complex attribute of rt. The Match method
 // of the result takes one element of parent (a map[string]any). Errors are as
 // for Compile.
-func CompileValue(rt *schema.ResourceType, parent schema.Ref, e fp.Expression) (f *Filter, err error) {
+func CompileValue(rt *schema.ResourceType, parent schema.Ref, e Expr) (f *Filter, err error) {
 	defer recoverInvalid(&f, &err)
 	switch {
 	case parent.Attr == nil:
@@ -79,7 +83,7 @@ func CompileValue(rt *schema.ResourceType, parent schema.Ref, e fp.Expression) (
 	return compile(rt, &parent, e)
 }
 
-func compile(rt *schema.ResourceType, parent *schema.Ref, e fp.Expression) (*Filter, error) {
+func compile(rt *schema.ResourceType, parent *schema.Ref, e Expr) (*Filter, error) {
 	if rt == nil || rt.Schema == nil {
 		return nil, invalid("no resource type to filter")
 	}
@@ -169,7 +173,7 @@ func (f *Filter) IndexEquality() (eq Equality, ok bool) {
 		case *valuePathNode:
 			walk(x.inner)
 		case *cmpNode:
-			if x.test != fp.EQ || x.neg || x.kind != kString {
+			if x.test != EQ || x.neg || x.kind != kString {
 				return
 			}
 			if r := indexRank(x.ref); best == nil || r < rank {

@@ -4,13 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	fp "github.com/scim2/filter-parser/v2"
 
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
@@ -356,6 +355,12 @@ func TestParseErrors(t *testing.T) {
 		{`userName eq "\u00"`, "invalid escape sequence"},
 		{`userName eq a\b`, "contains a backslash"},
 		{`userName eq 1e999`, "out of range"},
+		{`userName eq 01`, `number "01": not a JSON number: leading zero`},
+		{`userName eq -01`, `leading zero`},
+		{`userName eq 1.`, `number "1.": not a JSON number`},
+		{`userName eq 1x`, `number "1x": not a JSON number`},
+		{`userName eq -x`, `number "-x": not a JSON number`},
+		{`userName eq 00ujl29u0le5T6Aj10h7`, `not a JSON number`},
 		{`[`, `expected an attribute name`},
 		{`)`, `expected an attribute name`},
 		{strings.Repeat(`userName pr or `, 300) + `userName pr`, "filter too long (4511 bytes; the limit is 4096)"},
@@ -532,61 +537,57 @@ func TestNilFilter(t *testing.T) {
 	}
 }
 
-// TestCompile checks expressions parsed by filter-parser, as the PATCH code
-// gets them, and hand-built ones.
+// TestCompile checks parsed expressions and hand-built ones.
 func TestCompile(t *testing.T) {
 	rt := userType()
 	users := decode(t, usersJSON)
-	str := func(s string) *string { return &s }
+	parsed := func(s string) func() (Expr, error) {
+		return func() (Expr, error) { return ParseExpr(s) }
+	}
 	tests := []struct {
 		name string
-		e    func() (fp.Expression, error)
+		e    func() (Expr, error)
 		want []string // nil with err
 		err  string
 	}{
-		{"filter-parser", func() (fp.Expression, error) {
-			return fp.ParseFilter([]byte(`userName eq "bjensen@example.com" and emails[type eq "work"]`))
-		}, []string{"u1"}, ""},
-		{"filter-parser escapes", func() (fp.Expression, error) {
-			return fp.ParseFilter([]byte(`displayName eq "Casey \"CJ\" O'Neil\\path"`))
-		}, []string{"u3"}, ""},
-		{"filter-parser numbers", func() (fp.Expression, error) {
-			return fp.ParseFilterNumber([]byte(testURN + `:age gt 10`))
-		}, []string{"u1"}, ""},
-		{"hand-built", func() (fp.Expression, error) {
-			return &fp.LogicalExpression{
-				Operator: "OR",
-				Left:     &fp.AttributeExpression{AttributePath: fp.AttributePath{AttributeName: "USERNAME"}, Operator: "EQ", CompareValue: "casey"},
-				Right: &fp.NotExpression{Expression: &fp.AttributeExpression{
-					AttributePath: fp.AttributePath{AttributeName: "name", SubAttribute: str("givenName")}, Operator: fp.SW, CompareValue: "B"}},
-			}, nil
+		{"parsed", parsed(`userName eq "bjensen@example.com" and emails[type eq "work"]`), []string{"u1"}, ""},
+		{"parsed escapes", parsed(`displayName eq "Casey \"CJ\" O'Neil\\path"`), []string{"u3"}, ""},
+		{"parsed numbers", parsed(testURN + `:age gt 10`), []string{"u1"}, ""},
+		{"hand-built", func() (Expr, error) {
+			return &Logical{Op: OR, Operands: []Expr{
+				&Comparison{Path: AttrPath{Name: "USERNAME"}, Op: EQ, Value: "casey"},
+				&Not{X: &Comparison{Path: AttrPath{Name: "name", Sub: "givenName"}, Op: SW, Value: "B"}},
+			}}, nil
 		}, []string{"u2", "u3"}, ""},
-		{"hand-built int64", func() (fp.Expression, error) {
-			return &fp.AttributeExpression{AttributePath: fp.AttributePath{URIPrefix: str(testURN), AttributeName: "age"}, Operator: fp.LT, CompareValue: int64(8)}, nil
+		{"hand-built int64", func() (Expr, error) {
+			return &Comparison{Path: AttrPath{URN: testURN, Name: "age"}, Op: LT, Value: int64(8)}, nil
 		}, []string{"u2"}, ""},
-		{"nil", func() (fp.Expression, error) { return nil, nil }, nil, "empty expression"},
-		{"nil attribute expression", func() (fp.Expression, error) { return (*fp.AttributeExpression)(nil), nil }, nil, "empty expression"},
-		{"empty logical expression", func() (fp.Expression, error) { return &fp.LogicalExpression{}, nil }, nil, `unknown logical operator ""`},
-		{"logical expression without operands", func() (fp.Expression, error) {
-			return &fp.LogicalExpression{Operator: fp.AND}, nil
+		{"hand-built string with a backslash", func() (Expr, error) {
+			return &Comparison{Path: AttrPath{Name: "displayName"}, Op: EQ, Value: `Casey "CJ" O'Neil\path`}, nil
+		}, []string{"u3"}, ""},
+		{"nil", func() (Expr, error) { return nil, nil }, nil, "empty expression"},
+		{"nil comparison", func() (Expr, error) { return (*Comparison)(nil), nil }, nil, "empty expression"},
+		{"empty logical expression", func() (Expr, error) { return &Logical{}, nil }, nil, `unknown logical operator ""`},
+		{"logical expression without operands", func() (Expr, error) {
+			return &Logical{Op: AND}, nil
 		}, nil, "empty expression"},
-		{"empty not", func() (fp.Expression, error) { return &fp.NotExpression{}, nil }, nil, "empty expression"},
-		{"empty value path", func() (fp.Expression, error) {
-			return &fp.ValuePath{AttributePath: fp.AttributePath{AttributeName: "emails"}}, nil
+		{"empty not", func() (Expr, error) { return &Not{}, nil }, nil, "empty expression"},
+		{"empty value path", func() (Expr, error) {
+			return &ValuePath{Path: AttrPath{Name: "emails"}}, nil
 		}, nil, `empty value filter on "emails"`},
-		{"unknown operator", func() (fp.Expression, error) {
-			return &fp.AttributeExpression{AttributePath: fp.AttributePath{AttributeName: "userName"}, Operator: "xx", CompareValue: "x"}, nil
+		{"unknown operator", func() (Expr, error) {
+			return &Comparison{Path: AttrPath{Name: "userName"}, Op: "xx", Value: "x"}, nil
 		}, nil, `unknown operator "xx"`},
-		{"unsupported value", func() (fp.Expression, error) {
-			return &fp.AttributeExpression{AttributePath: fp.AttributePath{AttributeName: "active"}, Operator: fp.EQ, CompareValue: []string{"x"}}, nil
+		{"operator not normalised", func() (Expr, error) {
+			return &Comparison{Path: AttrPath{Name: "userName"}, Op: "EQ", Value: "x"}, nil
+		}, nil, `unknown operator "EQ"`},
+		{"unsupported value", func() (Expr, error) {
+			return &Comparison{Path: AttrPath{Name: "active"}, Op: EQ, Value: []string{"x"}}, nil
 		}, nil, "is not true or false"},
-		{"bad escape", func() (fp.Expression, error) {
-			return &fp.AttributeExpression{AttributePath: fp.AttributePath{AttributeName: "userName"}, Operator: fp.EQ, CompareValue: `C:\dir`}, nil
-		}, nil, "invalid escape sequence"},
-		{"deep", func() (fp.Expression, error) {
-			var e fp.Expression = &fp.AttributeExpression{AttributePath: fp.AttributePath{AttributeName: "userName"}, Operator: fp.PR}
+		{"deep", func() (Expr, error) {
+			var e Expr = &Comparison{Path: AttrPath{Name: "userName"}, Op: PR}
 			for range 100 {
-				e = &fp.NotExpression{Expression: e}
+				e = &Not{X: e}
 			}
 			return e, nil
 		}, nil, "nested too deeply"},
@@ -617,12 +618,12 @@ func TestCompile(t *testing.T) {
 	}
 }
 
-// TestCompileLongChain checks that a long chain of and, as parsers build
-// it (a left-deep tree), is not limited by the nesting depth.
+// TestCompileLongChain checks that a long chain of and, built as a
+// left-deep tree of binary operations, is not limited by the nesting depth.
 func TestCompileLongChain(t *testing.T) {
-	var e fp.Expression = &fp.AttributeExpression{AttributePath: fp.AttributePath{AttributeName: "userName"}, Operator: fp.PR}
+	var e Expr = &Comparison{Path: AttrPath{Name: "userName"}, Op: PR}
 	for range 10000 {
-		e = &fp.LogicalExpression{Left: e, Right: &fp.AttributeExpression{AttributePath: fp.AttributePath{AttributeName: "id"}, Operator: fp.PR}, Operator: fp.AND}
+		e = &Logical{Op: AND, Operands: []Expr{e, &Comparison{Path: AttrPath{Name: "id"}, Op: PR}}}
 	}
 	f, err := Compile(userType(), e)
 	if err != nil {
@@ -650,7 +651,7 @@ func TestCompileValue(t *testing.T) {
 	tests := []struct {
 		rt      *schema.ResourceType
 		parent  schema.Ref
-		path    string // a PATCH path, parsed by filter-parser
+		path    string // a PATCH path
 		element string
 		want    bool
 		str     string
@@ -669,11 +670,11 @@ func TestCompileValue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path+" "+tt.element, func(t *testing.T) {
-			p, err := fp.ParsePath([]byte(tt.path))
+			p, err := ParsePath(tt.path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := CompileValue(tt.rt, tt.parent, p.ValueExpression)
+			f, err := CompileValue(tt.rt, tt.parent, p.Filter)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -705,16 +706,16 @@ func TestCompileValueErrors(t *testing.T) {
 		}
 		return r
 	}
-	value := func(s string) fp.Expression {
-		p, err := fp.ParsePath([]byte("x[" + s + "]"))
+	value := func(s string) Expr {
+		p, err := ParsePath("x[" + s + "]")
 		if err != nil {
 			t.Fatal(err)
 		}
-		return p.ValueExpression
+		return p.Filter
 	}
 	tests := []struct {
 		parent schema.Ref
-		e      fp.Expression
+		e      Expr
 		detail string
 	}{
 		{ref("userName"), value(`value eq "x"`), `value filter on string attribute "userName"`},
@@ -722,7 +723,7 @@ func TestCompileValueErrors(t *testing.T) {
 		{schema.Ref{}, value(`value eq "x"`), "value filter without an attribute"},
 		{ref("emails"), value(`foo eq "x"`), `unknown attribute "emails.foo"`},
 		{ref("emails"), value(`primary gt true`), `operator "gt" cannot be used with boolean attribute "emails.primary"`},
-		{ref("emails"), &fp.ValuePath{AttributePath: fp.AttributePath{AttributeName: "emails"}, ValueFilter: value(`type pr`)}, "cannot be nested"},
+		{ref("emails"), &ValuePath{Path: AttrPath{Name: "emails"}, Filter: value(`type pr`)}, "cannot be nested"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.detail, func(t *testing.T) {
@@ -942,6 +943,94 @@ func TestUnquote(t *testing.T) {
 	for _, bad := range []string{`\`, `\x`, `\u12`, `\u12G4`} {
 		if _, err := unquote(bad); err == nil {
 			t.Errorf("unquote(%q): no error", bad)
+		}
+	}
+}
+
+func TestParsePath(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Path
+	}{
+		{"userName", Path{Attr: AttrPath{Name: "userName"}}},
+		{" name.givenName ", Path{Attr: AttrPath{Name: "name", Sub: "givenName"}}},
+		{"$ref", Path{Attr: AttrPath{Name: "$ref"}}},
+		{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+			Path{Attr: AttrPath{URN: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", Name: "manager"}}},
+		{"urn:ietf:params:scim:schemas:core:2.0:User:name.familyName",
+			Path{Attr: AttrPath{URN: "urn:ietf:params:scim:schemas:core:2.0:User", Name: "name", Sub: "familyName"}}},
+		{`emails[type eq "work"]`, Path{Attr: AttrPath{Name: "emails"},
+			Filter: &Comparison{Path: AttrPath{Name: "type"}, Op: EQ, Value: "work"}}},
+		{`emails [ TYPE EQ "w\u00f6rk" ].Value`, Path{Attr: AttrPath{Name: "emails"}, Sub: "Value",
+			Filter: &Comparison{Path: AttrPath{Name: "TYPE"}, Op: EQ, Value: "wörk"}}},
+		{`emails[type eq work and primary eq TRUE or value ew 1.5e3]`, Path{Attr: AttrPath{Name: "emails"},
+			Filter: &Logical{Op: OR, Operands: []Expr{
+				&Logical{Op: AND, Operands: []Expr{
+					&Comparison{Path: AttrPath{Name: "type"}, Op: EQ, Value: "work"},
+					&Comparison{Path: AttrPath{Name: "primary"}, Op: EQ, Value: true},
+				}},
+				&Comparison{Path: AttrPath{Name: "value"}, Op: EW, Value: 1500.0},
+			}}}},
+		{`x[not (a pr) and b eq null]`, Path{Attr: AttrPath{Name: "x"},
+			Filter: &Logical{Op: AND, Operands: []Expr{
+				&Not{X: &Comparison{Path: AttrPath{Name: "a"}, Op: PR}},
+				&Comparison{Path: AttrPath{Name: "b"}, Op: EQ},
+			}}}},
+	}
+	for _, tt := range tests {
+		got, err := ParsePath(tt.in)
+		if err != nil {
+			t.Errorf("ParsePath(%q): %v", tt.in, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParsePath(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParsePathErrors(t *testing.T) {
+	for _, tt := range []struct{ in, detail string }{
+		{"", `invalid path "": empty path`},
+		{"userName.", `invalid attribute path "userName."`},
+		{"user name", `expected "[" or end of path, found "name"`},
+		{"emails[", `expected an attribute name, "(" or "not", found end of path`},
+		{"emails]", `expected "[" or end of path, found "]"`},
+		{`emails[type eq "work"]x`, `expected "." and a sub-attribute name or end of path after "]", found "x"`},
+		{`emails[type eq "work"].`, `invalid sub-attribute name "."`},
+		{`emails[type eq "work"] . value`, `invalid sub-attribute name "."`},
+		{`emails[type eq "work"][value pr]`, `found "["`},
+		{`emails[type[x eq 1]]`, "value filters cannot be nested"},
+		{`emails[type eq 01]`, "leading zero"},
+		{`emails[type eq "\q"]`, "invalid escape sequence"},
+		{"emails[" + strings.Repeat("(", 32) + `type pr` + strings.Repeat(")", 32) + "]", "nested too deeply (more than 32 levels)"},
+		{strings.Repeat("a", 4097), "path too long (4097 bytes; the limit is 4096)"},
+	} {
+		_, err := ParsePath(tt.in)
+		e, ok := scimerr.As(err)
+		if !ok || e.ScimType != scimerr.InvalidPathType || !strings.Contains(e.Detail, tt.detail) {
+			t.Errorf("ParsePath(%.40q): %v; want invalidPath containing %q", tt.in, err, tt.detail)
+		}
+	}
+}
+
+// TestBareWords checks the one rule for unquoted compare values: JSON
+// literals and numbers, else a string unless it starts like a number.
+func TestBareWords(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want any
+	}{
+		{"TRUE", true}, {"False", false}, {"null", nil}, {"0", 0.0}, {"-0.5e1", -5.0}, {"10", 10.0},
+		{"jyoung", "jyoung"}, {"+15551234", "+15551234"}, {".5", ".5"}, {"a-1", "a-1"},
+	} {
+		e, err := ParseExpr("x eq " + tt.in)
+		if err != nil {
+			t.Errorf("ParseExpr(x eq %s): %v", tt.in, err)
+			continue
+		}
+		if got := e.(*Comparison).Value; got != tt.want {
+			t.Errorf("ParseExpr(x eq %s) value = %#v, want %#v", tt.in, got, tt.want)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // format writes the canonical form of n to b.
@@ -72,11 +71,13 @@ func formatNumber(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-// writeJSONString writes s as a JSON string, escaping only what JSON requires.
+// writeJSONString writes s as a JSON string, escaping only what JSON
+// requires; each byte that is not valid UTF-8 becomes U+FFFD.
 func writeJSONString(b *strings.Builder, s string) {
 	const hex = "0123456789abcdef"
+	s = validUTF8(s)
 	b.WriteByte('"')
-	for i := 0; i < len(s); {
+	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '"' || c == '\\':
@@ -92,19 +93,9 @@ func writeJSONString(b *strings.Builder, s string) {
 			b.WriteString(`\u00`)
 			b.WriteByte(hex[c>>4])
 			b.WriteByte(hex[c&0xf])
-		case c >= utf8.RuneSelf:
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && n == 1 {
-				b.WriteRune(utf8.RuneError)
-			} else {
-				b.WriteString(s[i : i+n])
-			}
-			i += n
-			continue
 		default:
 			b.WriteByte(c)
 		}
-		i++
 	}
 	b.WriteByte('"')
 }

@@ -9,6 +9,7 @@ import (
 	fp "github.com/scim2/filter-parser/v2"
 
 	"github.com/scimless/scimless/pkg/scim/schema"
+	"github.com/scimless/scimless/pkg/scim/scimerr"
 )
 
 // FuzzParse checks that Parse never panics, that its errors are 400
@@ -86,9 +87,13 @@ func FuzzParse(f *testing.F) {
 		if len(s) > 256 || hasLongNumber(s) {
 			return
 		}
-		e, err := parseFP(s)
+		fe, err := parseFP(s)
 		if err != nil {
 			return
+		}
+		e, err := fromFP(fe)
+		if err != nil {
+			return // a string filter-parser took with an invalid escape
 		}
 		want, werr := Compile(users, e)
 		got, gerr := Parse(users, s)
@@ -107,13 +112,69 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func parseFP(s string) (e fp.Expression, err error) {
+// fromFP converts a filter-parser expression to this package's, decoding
+// the JSON escapes of strings (filter-parser keeps them) and normalising
+// operators.
+func fromFP(e fp.Expression) (Expr, error) {
+	path := func(p fp.AttributePath) AttrPath {
+		return AttrPath{URN: p.URI(), Name: p.AttributeName, Sub: p.SubAttributeName()}
+	}
+	switch x := e.(type) {
+	case *fp.AttributeExpression:
+		v := x.CompareValue
+		switch y := v.(type) {
+		case string:
+			s, err := unquote(y)
+			if err != nil {
+				return nil, err
+			}
+			v = s
+		case int:
+			v = float64(y)
+		}
+		return &Comparison{Path: path(x.AttributePath), Op: Op(strings.ToLower(string(x.Operator))), Value: v}, nil
+	case *fp.LogicalExpression:
+		l, err := fromFP(x.Left)
+		if err != nil {
+			return nil, err
+		}
+		r, err := fromFP(x.Right)
+		if err != nil {
+			return nil, err
+		}
+		return &Logical{Op: Op(strings.ToLower(string(x.Operator))), Operands: []Expr{l, r}}, nil
+	case *fp.NotExpression:
+		y, err := fromFP(x.Expression)
+		if err != nil {
+			return nil, err
+		}
+		return &Not{X: y}, nil
+	case *fp.ValuePath:
+		f, err := fromFP(x.ValueFilter)
+		if err != nil {
+			return nil, err
+		}
+		return &ValuePath{Path: path(x.AttributePath), Filter: f}, nil
+	}
+	return nil, fmt.Errorf("unexpected filter-parser expression %T", e)
+}
+
+func parseFP(s string) (fp.Expression, error) {
+	return recovered(func() (fp.Expression, error) { return fp.ParseFilter([]byte(s)) })
+}
+
+func parseFPPath(s string) (fp.Path, error) {
+	return recovered(func() (fp.Path, error) { return fp.ParsePath([]byte(s)) })
+}
+
+// recovered calls f, turning a panic of filter-parser into an error.
+func recovered[T any](f func() (T, error)) (v T, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("filter-parser panicked: %v", r)
 		}
 	}()
-	return fp.ParseFilter([]byte(s))
+	return f()
 }
 
 // glued reports whether s has "and" or "or" (in any case) not surrounded by
@@ -175,4 +236,91 @@ func TestParseHostile(t *testing.T) {
 		}
 		f.Match(map[string]any{"userName": "x"})
 	}
+}
+
+// FuzzParsePath checks that ParsePath never panics, that its errors are 400
+// invalidPath, that the String form of a path parses to the same path, and
+// that paths github.com/scim2/filter-parser accepts mean the same when
+// parsed by ParsePath.
+func FuzzParsePath(f *testing.F) {
+	for _, s := range []string{
+		"userName", "name.givenName", " NAME.givenname ", "emails", `emails[type eq "work"]`, `emails[type eq "work"].value`,
+		`emails [ TYPE EQ "work" ].Value`, `emails[type eq "work" and value co "@x" and primary eq true]`,
+		`emails[(type eq "work" or type eq "home") and not (primary eq false)]`, `members[value eq "u\"1"]`,
+		`emails[value eq "a]b\"c"]`, `manager[value eq "m1"]`, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager[value eq "m1"].displayName`,
+		"urn:ietf:params:scim:schemas:core:2.0:User:name.givenName", "$ref", "a.b.c", "emails[", "emails]",
+		"emails[type eq 1.5e3]", "emails[type eq 01]", "emails[type eq work]", `roles[primary eq "True"].value`,
+		`emails[type eq "work"][value pr]`, `emails[type[x eq 1]]`, "", " ", "\xff",
+		"emails[type eq wo" + strings.Repeat("\x10", 700) + "rk]", // String escapes it beyond the length limit
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePath(s)
+		if err != nil {
+			e, ok := scimerr.As(err)
+			if !ok || e.Status != http.StatusBadRequest || e.ScimType != scimerr.InvalidPathType {
+				t.Fatalf("ParsePath(%q): error %v is not a 400 invalidPath", s, err)
+			}
+		} else if len(p.String()) <= maxLength { // escapes can make it longer
+			again, err := ParsePath(p.String())
+			if err != nil {
+				t.Fatalf("ParsePath(%q): its String %q does not parse: %v", s, p, err)
+			}
+			if again.String() != p.String() {
+				t.Fatalf("ParsePath(%q): its String %q parses as %q", s, p, again)
+			}
+		}
+
+		if len(s) > 256 || hasLongNumber(s) {
+			return
+		}
+		fpp, ferr := parseFPPath(s)
+		if ferr != nil {
+			return
+		}
+		want := Path{
+			Attr: AttrPath{URN: fpp.AttributePath.URI(), Name: fpp.AttributePath.AttributeName, Sub: fpp.AttributePath.SubAttributeName()},
+			Sub:  fpp.SubAttributeName(),
+		}
+		if fpp.ValueExpression != nil {
+			if want.Filter, ferr = fromFP(fpp.ValueExpression); ferr != nil {
+				return // a string filter-parser took with an invalid escape
+			}
+			want.Filter = flatten(want.Filter)
+		}
+		switch {
+		case err != nil:
+			if glued(s) {
+				return
+			}
+			t.Fatalf("ParsePath(%q): %v; filter-parser accepts it as %s", s, err, want)
+		case p.String() != want.String():
+			t.Fatalf("ParsePath(%q) = %s; filter-parser reads %s", s, p, want)
+		}
+	})
+}
+
+// flatten merges nested operations of the same kind, as in filter-parser's
+// binary trees, into one Logical, as the parser builds them.
+func flatten(e Expr) Expr {
+	switch x := e.(type) {
+	case *Logical:
+		out := &Logical{Op: x.Op}
+		for _, y := range x.Operands {
+			y = flatten(y)
+			if l, ok := y.(*Logical); ok && l.Op == x.Op {
+				out.Operands = append(out.Operands, l.Operands...)
+			} else {
+				out.Operands = append(out.Operands, y)
+			}
+		}
+		return out
+	case *Not:
+		return &Not{X: flatten(x.X)}
+	case *ValuePath:
+		return &ValuePath{Path: x.Path, Filter: flatten(x.Filter)}
+	}
+	return e
 }

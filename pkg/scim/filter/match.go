@@ -1,12 +1,11 @@
 package filter
 
 import (
+	"cmp"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	fp "github.com/scim2/filter-parser/v2"
 )
 
 func (n andNode) match(m map[string]any) bool {
@@ -106,7 +105,7 @@ func (n *cmpNode) one(v any) bool {
 		return ok && n.testString(s)
 	case kNumber:
 		f, ok := number(v)
-		return ok && order(n.test, cmpFloat(f, n.f))
+		return ok && order(n.test, cmp.Compare(f, n.f))
 	case kBool:
 		b, ok := boolean(v)
 		return ok && b == n.b
@@ -131,25 +130,25 @@ func (n *cmpNode) one(v any) bool {
 func (n *cmpNode) testString(s string) bool {
 	if n.exact {
 		switch n.test {
-		case fp.EQ:
+		case EQ:
 			return s == n.s
-		case fp.CO:
+		case CO:
 			return strings.Contains(s, n.s)
-		case fp.SW:
+		case SW:
 			return strings.HasPrefix(s, n.s)
-		case fp.EW:
+		case EW:
 			return strings.HasSuffix(s, n.s)
 		}
 		return order(n.test, strings.Compare(s, n.s))
 	}
 	switch n.test {
-	case fp.EQ:
+	case EQ:
 		return compareFold(s, n.s) == 0
-	case fp.CO:
+	case CO:
 		return containsFold(s, n.s)
-	case fp.SW:
+	case SW:
 		return hasPrefixFold(s, n.s)
-	case fp.EW:
+	case EW:
 		return hasSuffixFold(s, n.s)
 	}
 	return order(n.test, compareFold(s, n.s))
@@ -157,30 +156,20 @@ func (n *cmpNode) testString(s string) bool {
 
 // order reports whether the result c of comparing a value with the compare
 // value satisfies op.
-func order(op fp.CompareOperator, c int) bool {
+func order(op Op, c int) bool {
 	switch op {
-	case fp.EQ:
+	case EQ:
 		return c == 0
-	case fp.GT:
+	case GT:
 		return c > 0
-	case fp.GE:
+	case GE:
 		return c >= 0
-	case fp.LT:
+	case LT:
 		return c < 0
-	case fp.LE:
+	case LE:
 		return c <= 0
 	}
 	return false
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // present reports whether v is a value: not null, an empty string, an
@@ -303,7 +292,7 @@ func compareFold(a, b string) int {
 			}
 		}
 	}
-	return cmpInt(len(a), len(b))
+	return cmp.Compare(len(a), len(b))
 slow:
 	for a != "" && b != "" {
 		ra, na := firstFold(a)

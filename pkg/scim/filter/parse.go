@@ -8,42 +8,45 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	fp "github.com/scim2/filter-parser/v2"
-
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 )
 
-// Limits that keep hostile filters cheap to reject.
+// Limits that keep hostile filters and paths cheap to reject.
 const (
-	maxLength  = 4096 // bytes in a filter string
-	maxNesting = 32   // nested "(", "not (" and "[" in a filter string
+	maxLength  = 4096 // bytes in a filter or path
+	maxNesting = 32   // nested "(", "not (" and "[" in a filter or path
 	maxDepth   = 64   // nesting of compiled expressions (and/or changes, not, value paths)
 )
 
 // The parser below implements the filter grammar of RFC 7644 §3.4.2.2 and
-// produces the AST of github.com/scim2/filter-parser/v2, whose own parser
-// (v2.3.1) is not used for filters because it rejects forms that clients
-// send: "emails[type eq "work"].value eq "x"" (Microsoft Entra ID's uniqueness
-// check), value filters with more than two terms or parentheses, leading or
-// trailing spaces, and \u escapes with lower-case hex digits. It also wraps
-// integers beyond int64 around.
-//
-// Like filter-parser, the parser stores a string compare value as the text
-// between its quotes, JSON escapes undecoded; Compile decodes them.
-//
-// Deliberate leniencies, none of which changes the meaning of a filter that
-// follows the RFC grammar:
+// the PATCH path grammar of §3.5.2 (Figure 1), which embeds it, with one
+// set of rules for both:
+//   - operators and the keywords and, or, not, true, false and null are
+//     case-insensitive; operators are returned in lower case (Op);
 //   - any run of spaces, tabs or newlines separates tokens, and none is needed
 //     next to parentheses, brackets and quoted strings;
-//   - a value path may be followed by a sub-attribute and a comparison,
-//     "emails[type eq "work"].value eq "x"", which means
-//     "emails[type eq "work" and value eq "x"]";
-//   - value filters take the full filter grammar (and, or, not, parentheses),
-//     but no nested value paths;
-//   - a compare value that is not quoted and is not true, false, null or a
-//     JSON number is taken as a string: "externalId eq jyoung", as Entra ID's
-//     documentation writes it. Such a bare value ends at a space, a
-//     parenthesis, a bracket or a quote and must not contain a backslash.
+//   - a string is JSON's: its escapes are decoded, and an invalid escape is
+//     a syntax error;
+//   - a compare value that starts with a digit or "-" is a JSON number (RFC
+//     8259 §6): 01, 1., 1x and numbers beyond float64's range are syntax
+//     errors;
+//   - a compare value that is not quoted, is not true, false, null or a
+//     number, and does not start with a digit or "-" is taken as a string:
+//     "externalId eq jyoung", as Microsoft Entra ID's documentation writes
+//     it. Such a bare value ends at a space, a parenthesis, a bracket or a
+//     quote and must not contain a backslash;
+//   - value filters take the full filter grammar (and, or, not,
+//     parentheses), but no nested value paths;
+//   - in a filter, a value path may be followed by a sub-attribute and a
+//     comparison, "emails[type eq "work"].value eq "x"", which means
+//     "emails[type eq "work" and value eq "x"]" (Entra ID's uniqueness
+//     check); in a PATCH path, by a sub-attribute alone;
+//   - at most maxNesting parentheses and brackets are open at once.
+//
+// The fuzz tests compare this parser with github.com/scim2/filter-parser,
+// which rejects some of the forms above (the value path form, value filters
+// with more than two terms or parentheses, leading or trailing spaces, \u
+// escapes with lower-case hex digits).
 
 var (
 	errBadEscape   = errors.New("invalid escape sequence")
@@ -58,21 +61,21 @@ const (
 	tokRParen
 	tokLBracket
 	tokRBracket
-	tokString // text is the raw content between the quotes
+	tokString // text is the decoded content between the quotes
 	tokWord   // an attribute path, operator, keyword, literal or bare value
 )
 
 type token struct {
 	kind tokenKind
 	text string
-	pos  int // byte offset in the filter
+	pos  int // byte offset in the input
 }
 
 // describe names t for an error message.
 func (t token) describe() string {
 	switch t.kind {
 	case tokEOF:
-		return "end of filter"
+		return "end of " + t.text // the filter or the path
 	case tokLParen:
 		return `"("`
 	case tokRParen:
@@ -82,7 +85,7 @@ func (t token) describe() string {
 	case tokRBracket:
 		return `"]"`
 	case tokString:
-		return strconv.Quote(`"` + truncate(t.text) + `"`)
+		return "string " + strconv.Quote(truncate(t.text))
 	}
 	return strconv.Quote(truncate(t.text))
 }
@@ -99,8 +102,19 @@ func truncate(s string) string {
 	return s[:i] + "…"
 }
 
-func syntaxError(pos int, format string, args ...any) error {
-	return scimerr.InvalidFilter("filter: syntax error at position %d: %s", pos+1, fmt.Sprintf(format, args...))
+// syntaxError is an error at a position of the input; Parse and ParsePath
+// turn it into their SCIM error.
+type syntaxError struct {
+	pos int
+	msg string
+}
+
+func (e *syntaxError) Error() string {
+	return fmt.Sprintf("syntax error at position %d: %s", e.pos+1, e.msg)
+}
+
+func errorAt(pos int, format string, args ...any) error {
+	return &syntaxError{pos: pos, msg: fmt.Sprintf(format, args...)}
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -108,6 +122,10 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 func isDelim(c byte) bool {
 	return c == '(' || c == ')' || c == '[' || c == ']' || c == '"'
 }
+
+// punctuation holds the bytes that are tokens of their own, in the order of
+// their kinds tokLParen to tokRBracket.
+const punctuation = "()[]"
 
 // lex splits s into tokens, ending with a tokEOF token.
 func lex(s string) ([]token, error) {
@@ -117,17 +135,9 @@ func lex(s string) ([]token, error) {
 		switch {
 		case isSpace(c):
 			i++
-		case c == '(':
-			toks = append(toks, token{tokLParen, "(", i})
-			i++
-		case c == ')':
-			toks = append(toks, token{tokRParen, ")", i})
-			i++
-		case c == '[':
-			toks = append(toks, token{tokLBracket, "[", i})
-			i++
-		case c == ']':
-			toks = append(toks, token{tokRBracket, "]", i})
+		case strings.IndexByte(punctuation, c) >= 0:
+			kind := tokLParen + tokenKind(strings.IndexByte(punctuation, c))
+			toks = append(toks, token{kind, s[i : i+1], i})
 			i++
 		case c == '"':
 			j := i + 1
@@ -138,13 +148,14 @@ func lex(s string) ([]token, error) {
 				j++
 			}
 			if j >= len(s) {
-				return nil, syntaxError(i, "unterminated string")
+				return nil, errorAt(i, "unterminated string")
 			}
 			raw := s[i+1 : j]
-			if _, err := unquote(raw); err != nil {
-				return nil, syntaxError(i, "string %s: %v", strconv.Quote(`"`+truncate(raw)+`"`), err)
+			text, err := unquote(raw)
+			if err != nil {
+				return nil, errorAt(i, "string %s: %v", strconv.Quote(`"`+truncate(raw)+`"`), err)
 			}
-			toks = append(toks, token{tokString, raw, i})
+			toks = append(toks, token{tokString, text, i})
 			i = j + 1
 		default:
 			j := i
@@ -164,27 +175,104 @@ type parser struct {
 	nesting int
 }
 
-// parse parses a filter string into a filter-parser expression.
-func parse(s string) (fp.Expression, error) {
+// newParser lexes s, which must be at most maxLength bytes and not blank.
+// what names the input in errors: "filter" or "path".
+func newParser(s, what string) (*parser, error) {
 	if len(s) > maxLength {
-		return nil, scimerr.InvalidFilter("filter: filter too long (%d bytes; the limit is %d)", len(s), maxLength)
+		return nil, fmt.Errorf("%s too long (%d bytes; the limit is %d)", what, len(s), maxLength)
 	}
 	toks, err := lex(s)
 	if err != nil {
 		return nil, err
 	}
 	if len(toks) == 1 {
-		return nil, scimerr.InvalidFilter("filter: empty filter")
+		return nil, fmt.Errorf("empty %s", what)
 	}
-	p := &parser{toks: toks}
+	toks[len(toks)-1].text = what
+	return &parser{toks: toks}, nil
+}
+
+// ParseExpr parses a filter (RFC 7644 §3.4.2.2) without resolving its
+// attribute names; see Parse for the grammar. The error, if any, is a 400
+// invalidFilter *scimerr.Error.
+func ParseExpr(s string) (Expr, error) {
+	e, err := parseExpr(s)
+	if err != nil {
+		return nil, scimerr.InvalidFilter("filter: %v", err)
+	}
+	return e, nil
+}
+
+func parseExpr(s string) (Expr, error) {
+	p, err := newParser(s, "filter")
+	if err != nil {
+		return nil, err
+	}
 	e, err := p.or(false)
 	if err != nil {
 		return nil, err
 	}
 	if t := p.peek(); t.kind != tokEOF {
-		return nil, syntaxError(t.pos, `expected "and", "or" or end of filter, found %s`, t.describe())
+		return nil, errorAt(t.pos, `expected "and", "or" or end of filter, found %s`, t.describe())
 	}
 	return e, nil
+}
+
+// ParsePath parses the path of a PATCH operation (RFC 7644 §3.5.2):
+//
+//	PATH      = attrPath / valuePath [subAttr]
+//	valuePath = attrPath "[" valFilter "]"
+//
+// such as "userName", "name.givenName", `emails[type eq "work"].value` or
+// "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+// with the filter grammar of Parse in the brackets. It does not resolve
+// attribute names. The error, if any, is a 400 invalidPath *scimerr.Error
+// that quotes the path.
+func ParsePath(s string) (Path, error) {
+	path, err := parsePath(s)
+	if err != nil {
+		return Path{}, scimerr.InvalidPath("invalid path %q: %v", truncate(s), err)
+	}
+	return path, nil
+}
+
+func parsePath(s string) (Path, error) {
+	var path Path
+	if s != "" && len(s) <= maxLength && !strings.ContainsAny(s, "[]()\" \t\r\n") {
+		// A plain attribute path, the common case: one word.
+		var err error
+		path.Attr, err = parseAttrPath(token{tokWord, s, 0})
+		return path, err
+	}
+	p, err := newParser(s, "path")
+	if err != nil {
+		return path, err
+	}
+	t := p.next()
+	if t.kind != tokWord {
+		return path, errorAt(t.pos, "expected an attribute name, found %s", t.describe())
+	}
+	if path.Attr, err = parseAttrPath(t); err != nil {
+		return path, err
+	}
+	if p.peek().kind == tokLBracket {
+		if path.Filter, err = p.valueFilter(); err != nil {
+			return path, err
+		}
+		if sub, ok := p.subAttr(); ok {
+			if !validName(sub.text[1:]) {
+				return path, errorAt(sub.pos, "invalid sub-attribute name %s", sub.describe())
+			}
+			path.Sub = sub.text[1:]
+		}
+	}
+	if t := p.peek(); t.kind != tokEOF {
+		if path.Filter != nil {
+			return path, errorAt(t.pos, `expected "." and a sub-attribute name or end of path after "]", found %s`, t.describe())
+		}
+		return path, errorAt(t.pos, `expected "[" or end of path, found %s`, t.describe())
+	}
+	return path, nil
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -204,7 +292,7 @@ func (p *parser) keyword(kw string) bool {
 
 func (p *parser) expect(k tokenKind, what string) error {
 	if t := p.next(); t.kind != k {
-		return syntaxError(t.pos, "expected %s, found %s", what, t.describe())
+		return errorAt(t.pos, "expected %s, found %s", what, t.describe())
 	}
 	return nil
 }
@@ -212,47 +300,46 @@ func (p *parser) expect(k tokenKind, what string) error {
 func (p *parser) enter(t token) error {
 	p.nesting++
 	if p.nesting > maxNesting {
-		return syntaxError(t.pos, "filter nested too deeply (more than %d levels)", maxNesting)
+		return errorAt(t.pos, "nested too deeply (more than %d levels)", maxNesting)
 	}
 	return nil
 }
 
 // or parses: and *("or" and). inValue is set inside the brackets of a value path.
-func (p *parser) or(inValue bool) (fp.Expression, error) {
-	left, err := p.and(inValue)
-	if err != nil {
-		return nil, err
-	}
-	for p.keyword("or") {
-		p.next()
-		right, err := p.and(inValue)
-		if err != nil {
-			return nil, err
-		}
-		left = &fp.LogicalExpression{Left: left, Right: right, Operator: fp.OR}
-	}
-	return left, nil
+func (p *parser) or(inValue bool) (Expr, error) {
+	return p.logical(OR, inValue)
 }
 
 // and parses: unary *("and" unary).
-func (p *parser) and(inValue bool) (fp.Expression, error) {
-	left, err := p.unary(inValue)
-	if err != nil {
-		return nil, err
+func (p *parser) and(inValue bool) (Expr, error) {
+	return p.logical(AND, inValue)
+}
+
+// logical parses the operands of op, or's operands being and expressions
+// and and's unary ones, into one Logical when there are several.
+func (p *parser) logical(op Op, inValue bool) (Expr, error) {
+	operand := p.unary
+	if op == OR {
+		operand = p.and
 	}
-	for p.keyword("and") {
+	first, err := operand(inValue)
+	if err != nil || !p.keyword(string(op)) {
+		return first, err
+	}
+	l := &Logical{Op: op, Operands: []Expr{first}}
+	for p.keyword(string(op)) {
 		p.next()
-		right, err := p.unary(inValue)
+		x, err := operand(inValue)
 		if err != nil {
 			return nil, err
 		}
-		left = &fp.LogicalExpression{Left: left, Right: right, Operator: fp.AND}
+		l.Operands = append(l.Operands, x)
 	}
-	return left, nil
+	return l, nil
 }
 
 // unary parses: "(" or ")" / "not" "(" or ")" / attribute expression / value path.
-func (p *parser) unary(inValue bool) (fp.Expression, error) {
+func (p *parser) unary(inValue bool) (Expr, error) {
 	t := p.peek()
 	switch {
 	case t.kind == tokLParen:
@@ -263,33 +350,51 @@ func (p *parser) unary(inValue bool) (fp.Expression, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &fp.NotExpression{Expression: e}, nil
+		return &Not{X: e}, nil
 	case t.kind == tokWord:
 		return p.attrExp(inValue)
 	}
-	return nil, syntaxError(t.pos, `expected an attribute name, "(" or "not", found %s`, t.describe())
+	return nil, errorAt(t.pos, `expected an attribute name, "(" or "not", found %s`, t.describe())
 }
 
 // group parses: "(" or ")".
-func (p *parser) group(inValue bool) (fp.Expression, error) {
-	open := p.next()
-	if err := p.enter(open); err != nil {
+func (p *parser) group(inValue bool) (Expr, error) {
+	return p.enclosed(inValue, tokRParen, `")"`)
+}
+
+// valueFilter parses: "[" or "]", with no value path inside.
+func (p *parser) valueFilter() (Expr, error) {
+	return p.enclosed(true, tokRBracket, `"]"`)
+}
+
+// enclosed parses an opening token, an or expression and the closing token
+// close, named what.
+func (p *parser) enclosed(inValue bool, close tokenKind, what string) (Expr, error) {
+	if err := p.enter(p.next()); err != nil {
 		return nil, err
 	}
 	e, err := p.or(inValue)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.expect(tokRParen, `")"`); err != nil {
+	if err := p.expect(close, what); err != nil {
 		return nil, err
 	}
 	p.nesting--
 	return e, nil
 }
 
+// subAttr consumes and returns a ".name" word after a "]".
+func (p *parser) subAttr() (token, bool) {
+	if sub := p.peek(); sub.kind != tokWord || !strings.HasPrefix(sub.text, ".") {
+		return token{}, false
+	}
+	return p.next(), true
+}
+
 // attrExp parses: attrPath ("pr" / compareOp compValue)
 // and attrPath "[" or "]" [ "." attrName ("pr" / compareOp compValue) ].
-func (p *parser) attrExp(inValue bool) (fp.Expression, error) {
+func (p *parser) attrExp(inValue bool) (Expr, error) {
 	t := p.next()
 	path, err := parseAttrPath(t)
 	if err != nil {
@@ -300,41 +405,30 @@ func (p *parser) attrExp(inValue bool) (fp.Expression, error) {
 		return p.comparison(path, t)
 	}
 	if inValue {
-		return nil, syntaxError(open.pos, "value filters cannot be nested")
+		return nil, errorAt(open.pos, "value filters cannot be nested")
 	}
-	p.next()
-	if err := p.enter(open); err != nil {
-		return nil, err
-	}
-	inner, err := p.or(true)
+	inner, err := p.valueFilter()
 	if err != nil {
 		return nil, err
 	}
-	if err := p.expect(tokRBracket, `"]"`); err != nil {
-		return nil, err
-	}
-	p.nesting--
-	vp := &fp.ValuePath{AttributePath: path, ValueFilter: inner}
-	if sub := p.peek(); sub.kind == tokWord && strings.HasPrefix(sub.text, ".") {
-		p.next()
+	vp := &ValuePath{Path: path, Filter: inner}
+	if sub, ok := p.subAttr(); ok {
 		name := sub.text[1:]
 		if !validName(name) {
-			return nil, syntaxError(sub.pos, "invalid sub-attribute name %s", sub.describe())
+			return nil, errorAt(sub.pos, "invalid sub-attribute name %s", sub.describe())
 		}
-		cmp, err := p.comparison(fp.AttributePath{AttributeName: name}, sub)
+		cmp, err := p.comparison(AttrPath{Name: name}, sub)
 		if err != nil {
 			return nil, err
 		}
-		vp.ValueFilter = &fp.LogicalExpression{Left: inner, Right: cmp, Operator: fp.AND}
+		vp.Filter = &Logical{Op: AND, Operands: []Expr{inner, cmp}}
 	}
 	return vp, nil
 }
 
-var compareOps = [...]fp.CompareOperator{fp.EQ, fp.NE, fp.CO, fp.SW, fp.EW, fp.GT, fp.GE, fp.LT, fp.LE, fp.PR}
-
 // comparison parses the operator and value following the attribute path
 // given by token at.
-func (p *parser) comparison(path fp.AttributePath, at token) (fp.Expression, error) {
+func (p *parser) comparison(path AttrPath, at token) (Expr, error) {
 	t := p.peek()
 	if t.kind == tokWord {
 		for _, op := range compareOps {
@@ -342,23 +436,23 @@ func (p *parser) comparison(path fp.AttributePath, at token) (fp.Expression, err
 				continue
 			}
 			p.next()
-			if op == fp.PR {
-				return &fp.AttributeExpression{AttributePath: path, Operator: fp.PR}, nil
+			if op == PR {
+				return &Comparison{Path: path, Op: PR}, nil
 			}
 			v, err := p.value(op)
 			if err != nil {
 				return nil, err
 			}
-			return &fp.AttributeExpression{AttributePath: path, Operator: op, CompareValue: v}, nil
+			return &Comparison{Path: path, Op: op, Value: v}, nil
 		}
 	}
-	return nil, syntaxError(t.pos, "expected an operator (eq, ne, co, sw, ew, gt, ge, lt, le or pr) after %s, found %s",
+	return nil, errorAt(t.pos, "expected an operator (eq, ne, co, sw, ew, gt, ge, lt, le or pr) after %s, found %s",
 		at.describe(), t.describe())
 }
 
-// value parses a compare value: a string (kept raw), true, false, null, a
-// number (int when it is an integer that fits, else float64) or a bare word.
-func (p *parser) value(op fp.CompareOperator) (any, error) {
+// value parses a compare value: a string, true, false, null, a JSON number
+// or a bare word.
+func (p *parser) value(op Op) (any, error) {
 	t := p.next()
 	switch t.kind {
 	case tokString:
@@ -371,94 +465,81 @@ func (p *parser) value(op fp.CompareOperator) (any, error) {
 			return false, nil
 		case strings.EqualFold(t.text, "null"):
 			return nil, nil
-		}
-		if n, ok, err := parseNumber(t.text); ok {
+		case t.text[0] == '-' || isDigit(t.text[0]):
+			f, err := parseNumber(t.text)
 			if err != nil {
-				return nil, syntaxError(t.pos, "number %s: %v", t.describe(), err)
+				return nil, errorAt(t.pos, "number %s: %v", t.describe(), err)
 			}
-			return n, nil
-		}
-		if strings.IndexByte(t.text, '\\') >= 0 {
-			return nil, syntaxError(t.pos, "unquoted value %s contains a backslash; quote it", t.describe())
+			return f, nil
+		case strings.IndexByte(t.text, '\\') >= 0:
+			return nil, errorAt(t.pos, "unquoted value %s contains a backslash; quote it", t.describe())
 		}
 		return t.text, nil
 	}
-	return nil, syntaxError(t.pos, "expected a value after %q, found %s", op, t.describe())
+	return nil, errorAt(t.pos, "expected a value after %q, found %s", op, t.describe())
 }
 
-// parseNumber parses s if it is a JSON number (RFC 8259 §6); ok reports
-// whether it is one.
-func parseNumber(s string) (n any, ok bool, err error) {
+// parseNumber parses s as a JSON number (RFC 8259 §6).
+func parseNumber(s string) (float64, error) {
 	i := 0
 	if i < len(s) && s[i] == '-' {
 		i++
 	}
 	digits := func() int {
 		j := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		for i < len(s) && isDigit(s[i]) {
 			i++
 		}
 		return i - j
 	}
+	invalid := errors.New("not a JSON number (quote a string)")
 	switch d := digits(); {
 	case d == 0:
-		return nil, false, nil
+		return 0, invalid
 	case d > 1 && s[i-d] == '0':
-		return nil, false, nil // leading zero
+		return 0, errors.New("not a JSON number: leading zero (quote a string)")
 	}
-	integer := true
 	if i < len(s) && s[i] == '.' {
 		i++
-		integer = false
 		if digits() == 0 {
-			return nil, false, nil
+			return 0, invalid
 		}
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++
-		integer = false
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
 		if digits() == 0 {
-			return nil, false, nil
+			return 0, invalid
 		}
 	}
 	if i != len(s) {
-		return nil, false, nil
-	}
-	if integer {
-		if v, err := strconv.ParseInt(s, 10, 0); err == nil {
-			return int(v), true, nil
-		}
+		return 0, invalid
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return nil, true, errNumberRange
+		return 0, errNumberRange
 	}
-	return f, true, nil
+	return f, nil
 }
 
 // parseAttrPath parses [URN ":"] attrName ["." attrName] from t.
-func parseAttrPath(t token) (fp.AttributePath, error) {
-	var path fp.AttributePath
+func parseAttrPath(t token) (AttrPath, error) {
+	var path AttrPath
 	rest := t.text
 	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
-		urn := rest[:i]
-		if !validURN(urn) {
-			return path, syntaxError(t.pos, "invalid schema URN in attribute path %s", t.describe())
+		path.URN = rest[:i]
+		if !validURN(path.URN) {
+			return path, errorAt(t.pos, "invalid schema URN in attribute path %s", t.describe())
 		}
-		path.URIPrefix = &urn
 		rest = rest[i+1:]
 	}
 	name, sub, hasSub := strings.Cut(rest, ".")
 	if !validName(name) || hasSub && !validName(sub) {
-		return path, syntaxError(t.pos, "invalid attribute path %s", t.describe())
+		return path, errorAt(t.pos, "invalid attribute path %s", t.describe())
 	}
-	path.AttributeName = name
-	if hasSub {
-		path.SubAttribute = &sub
-	}
+	path.Name, path.Sub = name, sub
 	return path, nil
 }
 

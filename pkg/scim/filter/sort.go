@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"cmp"
 	"strings"
 	"time"
 
@@ -151,7 +152,7 @@ func Compare(attr *schema.Attribute, a, b any) int {
 		return -1
 	}
 	if ra, rb := typeRank(a), typeRank(b); ra != rb {
-		return cmpInt(ra, rb)
+		return cmp.Compare(ra, rb)
 	}
 	switch x := a.(type) {
 	case bool:
@@ -164,7 +165,7 @@ func Compare(attr *schema.Attribute, a, b any) int {
 		}
 		return 1
 	case float64:
-		return cmpFloat(x, b.(float64))
+		return cmp.Compare(x, b.(float64))
 	case time.Time:
 		return x.Compare(b.(time.Time))
 	case string:
@@ -189,14 +190,4 @@ func typeRank(v any) int {
 		return 3
 	}
 	return 4
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,10 +1,12 @@
 package patch
 
 import (
-	"sort"
+	"context"
+	"maps"
+	"slices"
 	"strings"
 
-	fp "github.com/scim2/filter-parser/v2"
+	"github.com/scimless/scimless/pkg/scim/filter"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 )
@@ -55,10 +57,22 @@ import (
 //
 // When res has a "schemas" array, extension URNs are added to or removed
 // from it as extension objects appear or disappear.
-func Apply(rt *schema.ResourceType, res map[string]any, ops []Operation) (map[string]any, error) {
-	a := &applier{rt: rt, res: copyMap(res)}
+//
+// The work is bounded: no operation may leave a multi-valued attribute with
+// more than [schema.MaxValues] values ([schema.MaxMembersPerRequest] for a
+// group's members) and more than it had before (400 invalidValue), adding or
+// removing n values costs O(n) whatever the attribute holds, and Apply
+// returns ctx.Err() as soon as ctx ends.
+func Apply(ctx context.Context, rt *schema.ResourceType, res map[string]any, ops []Operation) (map[string]any, error) {
+	a := &applier{ctx: ctx, rt: rt, res: copyMap(res)}
 	for i, op := range ops {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if err := a.apply(op); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
 			return nil, withIndex(i, err)
 		}
 	}
@@ -91,6 +105,7 @@ func itoa(i int) string {
 }
 
 type applier struct {
+	ctx context.Context
 	rt  *schema.ResourceType
 	res map[string]any
 	// touched holds the extension URNs whose objects operations changed.
@@ -122,12 +137,10 @@ func (a *applier) apply(op Operation) error {
 // pathless applies an add or replace without a path: each key of obj is a
 // path and its value the operation's value for that path.
 func (a *applier) pathless(kind string, obj map[string]any) error {
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for n, k := range slices.Sorted(maps.Keys(obj)) {
+		if err := a.canceled(n); err != nil {
+			return err
+		}
 		v := obj[k]
 		switch {
 		case isIgnoredKey(k):
@@ -175,13 +188,64 @@ func (a *applier) target(kind string, p path, v any) error {
 		}
 		return scimerr.Mutability("attribute %q is readOnly", p.String())
 	}
+	before := a.count(p)
+	var err error
 	switch {
 	case p.expr != nil:
-		return a.filtered(kind, p, v)
+		err = a.filtered(kind, p, v)
 	case p.sub != nil:
-		return a.subAttr(kind, p, v)
+		err = a.subAttr(kind, p, v)
+	default:
+		err = a.attr(kind, p, v)
 	}
-	return a.attr(kind, p, v)
+	if err != nil {
+		return err
+	}
+	// A list stored before the cap existed may stay as long as it is, but
+	// not grow.
+	if n, limit := a.count(p), a.maxValues(p.attr); n > limit && n > before {
+		name := path{urn: p.urn, ext: p.ext, attr: p.attr}.String()
+		return scimerr.InvalidValue("attribute %q would hold %d values; at most %d are allowed", name, n, limit)
+	}
+	return nil
+}
+
+// count returns the number of values of p's attribute, if it is
+// multi-valued.
+func (a *applier) count(p path) int {
+	if !p.attr.MultiValued {
+		return 0
+	}
+	v, _ := get(a.container(p, false), p.attr.Name)
+	if list, ok := v.([]any); ok {
+		return len(list)
+	}
+	if v != nil {
+		return 1
+	}
+	return 0
+}
+
+// maxValues returns the most values multi-valued attribute at may hold.
+// A group's members are stored as items of their own and capped per request
+// instead (schema.MaxMembersPerRequest).
+func (a *applier) maxValues(at *schema.Attribute) int {
+	if at == a.rt.Schema.Attr("members") {
+		return schema.MaxMembersPerRequest
+	}
+	return schema.MaxValues
+}
+
+// ctxEvery is how many values a loop over request-sized input handles
+// between two checks of the request's context.
+const ctxEvery = 1024
+
+// canceled returns the context's error every ctxEvery-th call with n.
+func (a *applier) canceled(n int) error {
+	if n%ctxEvery != 0 {
+		return nil
+	}
+	return a.ctx.Err()
 }
 
 // clears reports whether an operation clears its target: remove, null or ""
@@ -266,12 +330,10 @@ func (a *applier) extension(kind string, p path, v any) error {
 	if !ok {
 		return scimerr.InvalidValue("value of %q must be an object, not %s", p.urn, jsonKind(v))
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for n, k := range slices.Sorted(maps.Keys(m)) {
+		if err := a.canceled(n); err != nil {
+			return err
+		}
 		sp, err := parsePath(a.rt, p.urn+":"+k)
 		if err != nil {
 			return err
@@ -313,9 +375,19 @@ func (a *applier) attr(kind string, p path, v any) error {
 			return a.clear(p, c, cur, present)
 		}
 		touched := make([]int, 0, len(vals))
-		for _, e := range vals {
-			var i int
-			list, i = mergeElem(at, list, e)
+		ix := newElemIndex(at, list)
+		for n, e := range vals {
+			if err := a.canceled(n); err != nil {
+				return err
+			}
+			i := ix.find(e)
+			if i < 0 {
+				i = len(list)
+				list = append(list, e)
+				ix.add(e, i)
+			} else {
+				ix.merge(list, i, e)
+			}
 			touched = append(touched, i)
 		}
 		fixPrimary(at, list, touched)
@@ -416,17 +488,14 @@ func (a *applier) removeValues(p path, c map[string]any, cur, v any) error {
 	if err != nil {
 		return err
 	}
+	gone := newElemIndex(at, vals)
 	list := asList(cur)
 	out := list[:0:0]
-	for _, e := range list {
-		keep := true
-		for _, g := range vals {
-			if sameElem(at, e, g) {
-				keep = false
-				break
-			}
+	for n, e := range list {
+		if err := a.canceled(n); err != nil {
+			return err
 		}
-		if keep {
+		if !gone.matchesAny(e) {
 			out = append(out, e)
 		}
 	}
@@ -755,27 +824,6 @@ func asList(v any) []any {
 	return []any{v}
 }
 
-// mergeElem adds e to list: merged into an element it matches (sameElem),
-// else appended. It returns the list and the index of e.
-func mergeElem(at *schema.Attribute, list []any, e any) ([]any, int) {
-	for i, x := range list {
-		if !sameElem(at, x, e) {
-			continue
-		}
-		xm, ok1 := x.(map[string]any)
-		em, ok2 := e.(map[string]any)
-		if ok1 && ok2 {
-			for k, v := range em {
-				xm[k] = v
-			}
-		} else {
-			list[i] = e
-		}
-		return list, i
-	}
-	return append(list, e), len(list)
-}
-
 // sameElem reports whether element x of multi-valued attribute at is the one
 // that g describes: for objects with a "value", the same value (and type, if
 // both have one); otherwise an equal value.
@@ -871,47 +919,39 @@ func removeIndexes(list []any, idx []int) []any {
 // eqConstraints returns the sub-attribute values a filter on complex
 // attribute at requires by eq comparisons joined with and; ok is false when
 // the filter has other parts.
-func eqConstraints(at *schema.Attribute, e fp.Expression) (map[string]any, bool) {
+func eqConstraints(at *schema.Attribute, e filter.Expr) (map[string]any, bool) {
 	switch x := e.(type) {
-	case *fp.AttributeExpression:
-		if !strings.EqualFold(string(x.Operator), string(fp.EQ)) || x.AttributePath.SubAttribute != nil || x.CompareValue == nil {
+	case *filter.Comparison:
+		if x.Op != filter.EQ || x.Path.URN != "" || x.Path.Sub != "" || x.Value == nil {
 			return nil, false
 		}
-		if u := x.AttributePath.URI(); u != "" {
-			return nil, false
-		}
-		sub := at.Sub(x.AttributePath.AttributeName)
+		sub := at.Sub(x.Path.Name)
 		if sub == nil || sub.MultiValued || sub.Type == schema.Complex {
 			return nil, false
 		}
-		val := x.CompareValue
-		if s, ok := val.(string); ok {
-			val = unescape(s)
-		}
-		cv, err := coerce(sub, val, sub.Name, true)
+		cv, err := coerce(sub, x.Value, sub.Name, true)
 		if err != nil {
 			return nil, false
 		}
 		return map[string]any{sub.Name: cv}, true
-	case *fp.LogicalExpression:
-		if !strings.EqualFold(string(x.Operator), string(fp.AND)) {
+	case *filter.Logical:
+		if x.Op != filter.AND {
 			return nil, false
 		}
-		l, ok := eqConstraints(at, x.Left)
-		if !ok {
-			return nil, false
-		}
-		r, ok := eqConstraints(at, x.Right)
-		if !ok {
-			return nil, false
-		}
-		for k, v := range r {
-			if old, ok := l[k]; ok && !equal(old, v) {
+		all := map[string]any{}
+		for _, y := range x.Operands {
+			c, ok := eqConstraints(at, y)
+			if !ok {
 				return nil, false
 			}
-			l[k] = v
+			for k, v := range c {
+				if old, ok := all[k]; ok && !equal(old, v) {
+					return nil, false
+				}
+				all[k] = v
+			}
 		}
-		return l, true
+		return all, true
 	}
 	return nil, false
 }

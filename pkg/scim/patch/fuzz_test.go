@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"reflect"
@@ -90,7 +91,7 @@ func FuzzDecodeApply(f *testing.F) {
 			if _, _, err := SplitMembers(r.rt, req.Operations); err != nil {
 				check4xx(t, "SplitMembers", err)
 			}
-			got, err := Apply(r.rt, r.res, req.Operations)
+			got, err := Apply(context.Background(), r.rt, r.res, req.Operations)
 			if !reflect.DeepEqual(r.res, r.orig) {
 				t.Fatalf("Apply modified its input:\n got %s\nwant %s", toJSON(r.res), toJSON(r.orig))
 			}
@@ -137,7 +138,7 @@ func FuzzPath(f *testing.F) {
 				{Op: OpReplace, Path: s, Value: []any{map[string]any{"value": "v"}}},
 				{Op: OpAdd, Value: map[string]any{s: true}},
 			} {
-				if _, err := Apply(r.rt, r.res, []Operation{op}); err != nil {
+				if _, err := Apply(context.Background(), r.rt, r.res, []Operation{op}); err != nil {
 					check4xx(t, "Apply", err)
 				}
 				if !reflect.DeepEqual(r.res, r.orig) {

@@ -1,9 +1,10 @@
 package patch
 
 import (
+	"slices"
 	"strings"
 
-	fp "github.com/scim2/filter-parser/v2"
+	"github.com/scimless/scimless/pkg/scim/filter"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 )
@@ -39,8 +40,10 @@ func (mc MemberChange) Empty() bool {
 //   - replace members[value eq "a"] with a value: a leaves, the listed ids join.
 //
 // Member values must be objects with a non-empty string "value"; "$ref"
-// (also null), "display" and "type" are accepted and ignored. Errors are
-// 400 *scimerr.Error values: invalidValue for malformed members,
+// (also null), "display" and "type" are accepted and ignored. The operations
+// may name at most [schema.MaxMembersPerRequest] members in all, counting
+// every id each operation lists. Errors are 400 *scimerr.Error values:
+// invalidValue for malformed members or too many of them,
 // invalidFilter for member filters other than value eq comparisons joined
 // with or, mutability for paths to member sub-attributes, and invalidPath
 // for malformed paths. If rt has no multi-valued members attribute, ops are
@@ -66,6 +69,16 @@ type memberState struct {
 	replaceAll bool
 	order      []string
 	effect     map[string]int8 // joins, leaves or none
+	named      int             // ids the operations listed so far
+}
+
+// name counts ids named by an operation against schema.MaxMembersPerRequest.
+func (st *memberState) name(ids []string) error {
+	st.named += len(ids)
+	if st.named > schema.MaxMembersPerRequest {
+		return scimerr.InvalidValue("a request may name at most %d members; send the rest in further requests", schema.MaxMembersPerRequest)
+	}
+	return nil
 }
 
 const (
@@ -141,6 +154,9 @@ func (st *memberState) op(rt *schema.ResourceType, members *schema.Attribute, op
 			}
 			found = true
 			ids, err := memberIDs(v)
+			if err == nil {
+				err = st.name(ids)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -181,21 +197,25 @@ func (st *memberState) op(rt *schema.ResourceType, members *schema.Attribute, op
 		if filtered, err = filterIDs(p.expr); err != nil {
 			return nil, err
 		}
+		if err := st.name(filtered); err != nil {
+			return nil, err
+		}
+	}
+	var ids []string // the listed members; a remove with a filter ignores its value
+	if kind != OpRemove || (p.expr == nil && op.Value != nil) {
+		if ids, err = memberIDs(op.Value); err != nil {
+			return nil, err
+		}
+		if err := st.name(ids); err != nil {
+			return nil, err
+		}
 	}
 	switch kind {
 	case OpAdd:
-		ids, err := memberIDs(op.Value)
-		if err != nil {
-			return nil, err
-		}
 		for _, id := range ids {
 			st.join(id)
 		}
 	case OpReplace:
-		ids, err := memberIDs(op.Value)
-		if err != nil {
-			return nil, err
-		}
 		if p.expr == nil {
 			st.setAll(ids)
 			break
@@ -216,10 +236,6 @@ func (st *memberState) op(rt *schema.ResourceType, members *schema.Attribute, op
 			st.setAll(nil)
 		default:
 			// Entra ID: remove only the listed members.
-			ids, err := memberIDs(op.Value)
-			if err != nil {
-				return nil, err
-			}
 			for _, id := range ids {
 				st.leave(id)
 			}
@@ -277,50 +293,47 @@ func memberIDs(v any) ([]string, error) {
 }
 
 // filterIDs returns the member ids a members value filter selects: value eq
-// comparisons joined with or (and: the ids both sides allow).
-func filterIDs(e fp.Expression) ([]string, error) {
+// comparisons joined with or (and: the ids all operands allow; operands
+// that are not such comparisons allow any).
+func filterIDs(e filter.Expr) ([]string, error) {
 	switch x := e.(type) {
-	case *fp.AttributeExpression:
-		s, ok := x.CompareValue.(string)
-		if ok && strings.EqualFold(x.AttributePath.AttributeName, "value") && x.AttributePath.SubAttribute == nil &&
-			strings.EqualFold(string(x.Operator), string(fp.EQ)) {
-			return []string{unescape(s)}, nil
+	case *filter.Comparison:
+		s, ok := x.Value.(string)
+		if ok && x.Op == filter.EQ && x.Path.URN == "" && x.Path.Sub == "" && strings.EqualFold(x.Path.Name, "value") {
+			return []string{s}, nil
 		}
-	case *fp.LogicalExpression:
-		l, lerr := filterIDs(x.Left)
-		r, rerr := filterIDs(x.Right)
-		if strings.EqualFold(string(x.Operator), string(fp.OR)) {
-			if lerr != nil {
-				return nil, lerr
-			}
-			if rerr != nil {
-				return nil, rerr
-			}
-			return append(l, r...), nil
-		}
-		switch {
-		case lerr == nil && rerr == nil:
-			var both []string
-			for _, id := range l {
-				if contains(r, id) {
-					both = append(both, id)
+	case *filter.Logical:
+		if x.Op == filter.OR {
+			var ids []string
+			for _, y := range x.Operands {
+				more, err := filterIDs(y)
+				if err != nil {
+					return nil, err
 				}
+				ids = append(ids, more...)
 			}
-			return both, nil
-		case lerr == nil:
-			return l, nil
-		case rerr == nil:
-			return r, nil
+			return ids, nil
+		}
+		var ids []string
+		constrained := false
+		for _, y := range x.Operands {
+			more, err := filterIDs(y)
+			if err != nil {
+				continue
+			}
+			if !constrained {
+				ids, constrained = more, true
+				continue
+			}
+			allowed := make(map[string]bool, len(more))
+			for _, id := range more {
+				allowed[id] = true
+			}
+			ids = slices.DeleteFunc(ids, func(id string) bool { return !allowed[id] })
+		}
+		if constrained {
+			return ids, nil
 		}
 	}
 	return nil, scimerr.InvalidFilter("member filters must compare value with eq, as in members[value eq \"id\"]")
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

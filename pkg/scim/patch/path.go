@@ -3,16 +3,10 @@ package patch
 import (
 	"strings"
 
-	fp "github.com/scim2/filter-parser/v2"
-
 	"github.com/scimless/scimless/pkg/scim/filter"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
 )
-
-// maxPathLen bounds the length of an attribute path; real paths are far
-// shorter.
-const maxPathLen = 1024
 
 // path is a resolved PATCH path.
 type path struct {
@@ -20,7 +14,7 @@ type path struct {
 	ext  bool              // the attribute lives in the extension sub-object res[urn]
 	attr *schema.Attribute // nil when the path names a whole extension
 	sub  *schema.Attribute // sub-attribute, from "a.b" or "a[filter].b"
-	expr fp.Expression     // value filter of "a[filter]", or nil
+	expr filter.Expr       // value filter of "a[filter]", or nil
 	// match selects the elements the filter matches; set when expr is.
 	match func(map[string]any) bool
 }
@@ -78,25 +72,18 @@ func resolve(rt *schema.ResourceType, s string) (path, error) {
 	if s == "" {
 		return path{}, scimerr.InvalidPath("empty path")
 	}
-	if len(s) > maxPathLen {
-		return path{}, scimerr.InvalidPath("path is longer than %d bytes", maxPathLen)
-	}
 	if sch, ext := rt.SchemaByURN(s); sch != nil {
 		if !ext {
 			return path{}, scimerr.InvalidPath("path %q names the core schema, not an attribute", truncate(s))
 		}
 		return path{urn: sch.ID, ext: true}, nil
 	}
-	attrText, filterText, subText, hasFilter, err := splitPath(s)
+	parsed, err := filter.ParsePath(s)
 	if err != nil {
-		e, _ := scimerr.As(err)
-		return path{}, scimerr.InvalidPath("invalid path %q: %s", truncate(s), e.Detail)
+		return path{}, err
 	}
-	urn, name, sub := rt.SplitPath(attrText)
-	if !validName(name) || (sub != "" && !validName(sub)) || strings.HasSuffix(attrText, ".") {
-		return path{}, scimerr.InvalidPath("invalid path %q", truncate(s))
-	}
-	ref, err := lookup(rt, urn, name, sub)
+	a := parsed.Attr
+	ref, err := lookup(rt, a.URN, a.Name, a.Sub)
 	if err != nil {
 		if e, ok := scimerr.As(err); ok {
 			return path{}, e
@@ -104,7 +91,7 @@ func resolve(rt *schema.ResourceType, s string) (path, error) {
 		return path{}, scimerr.InvalidPath("invalid path %q: %v", truncate(s), err)
 	}
 	p := path{urn: ref.URN, ext: ref.Extension, attr: ref.Attr, sub: ref.Sub}
-	if !hasFilter {
+	if parsed.Filter == nil {
 		return p, nil
 	}
 	if p.sub != nil {
@@ -113,14 +100,11 @@ func resolve(rt *schema.ResourceType, s string) (path, error) {
 	if p.attr.Type != schema.Complex {
 		return path{}, scimerr.InvalidPath("invalid path %q: %s is not a complex attribute and cannot be filtered", truncate(s), p.attr.Name)
 	}
-	if p.expr, err = parseValueFilter(filterText); err != nil {
-		e, _ := scimerr.As(err)
-		return path{}, scimerr.InvalidPath("invalid path %q: %s", truncate(s), e.Detail)
-	}
-	if subText != "" {
-		p.sub = p.attr.Sub(subText)
+	p.expr = parsed.Filter
+	if parsed.Sub != "" {
+		p.sub = p.attr.Sub(parsed.Sub)
 		if p.sub == nil {
-			return path{}, scimerr.InvalidPath("invalid path %q: %s has no sub-attribute %q", truncate(s), p.attr.Name, truncate(subText))
+			return path{}, scimerr.InvalidPath("invalid path %q: %s has no sub-attribute %q", truncate(s), p.attr.Name, truncate(parsed.Sub))
 		}
 	}
 	return p, nil

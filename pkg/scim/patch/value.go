@@ -335,16 +335,3 @@ func del(m map[string]any, name string) {
 		}
 	}
 }
-
-// unescape decodes the JSON escapes of a string literal from a filter (the
-// filter parser keeps them).
-func unescape(s string) string {
-	if !strings.ContainsRune(s, '\\') {
-		return s
-	}
-	var out string
-	if err := json.Unmarshal([]byte(`"`+s+`"`), &out); err != nil {
-		return s
-	}
-	return out
-}

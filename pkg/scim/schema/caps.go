@@ -3,7 +3,9 @@ package schema
 // Caps on multi-valued attributes. Every write path (POST, PUT and PATCH)
 // refuses more values than these with a 400 invalidValue, so the work one
 // request can cause stays bounded and an item stays far below DynamoDB's
-// 400 KB limit.
+// 400 KB limit. A PATCH operation is refused when it leaves an attribute
+// with more than MaxValues values and more than it had before, so that a
+// list stored before a cap was lowered can still be edited and shrunk.
 //
 // Okta and Entra send a handful of values per attribute on a user: at most a
 // few emails, phone numbers, addresses, entitlements and roles; 100 leaves
