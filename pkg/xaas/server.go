@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -150,6 +152,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		rw.Log(ctx, s.log, r.Method, route(r), principal.Tenant, counts...)
 	}()
+	cleanPath(r)
 	if !Handles(r.URL.Path) {
 		s.writeError(rw, r, errStatus(http.StatusNotFound, "no such endpoint: %s", r.URL.Path))
 		return
@@ -191,6 +194,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(rw, r)
+}
+
+// cleanPath collapses repeated slashes and dot segments and drops a
+// trailing slash, so that "/xaas/v1//users" is served as API Gateway serves
+// it rather than redirected (as http.ServeMux would). Escaped slashes
+// ("%2F" in an externalId) stay escaped.
+func cleanPath(r *http.Request) {
+	esc := r.URL.EscapedPath()
+	c := path.Clean(esc)
+	if c == esc || c == "." {
+		return
+	}
+	u, err := url.ParseRequestURI(c)
+	if err != nil {
+		return
+	}
+	r.URL.Path, r.URL.RawPath = u.Path, u.RawPath
 }
 
 func route(r *http.Request) string {

@@ -137,3 +137,35 @@ func FuzzCursor(f *testing.F) {
 		}
 	})
 }
+
+// TestCleanPaths: repeated slashes and dot segments are served, not
+// redirected; an escaped slash in a key stays part of the key.
+func TestCleanPaths(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	if rec := h.doJSON("PUT", Prefix+"/users/hr%2F42", map[string]any{"email": "x@example.com"}); rec.Code != http.StatusCreated {
+		t.Fatalf("PUT: %d %s", rec.Code, rec.Body)
+	}
+	for _, tc := range []struct {
+		path string
+		code int
+		id   string
+	}{
+		{Prefix + "//users", http.StatusOK, ""},
+		{Prefix + "/users/", http.StatusOK, ""},
+		{"/xaas//v1/./users//hr%2F42", http.StatusOK, "hr/42"},
+		{Prefix + "/users/hr%2F42/", http.StatusOK, "hr/42"},
+		{"//items", http.StatusOK, ""},
+		{Prefix + "/users/../groups", http.StatusOK, ""},
+	} {
+		rec := h.do("GET", tc.path, "", nil)
+		if rec.Code != tc.code {
+			t.Errorf("GET %s: %d %s, want %d", tc.path, rec.Code, rec.Body, tc.code)
+			continue
+		}
+		if tc.id != "" {
+			if b := decode[map[string]any](t, rec); b["externalId"] != tc.id {
+				t.Errorf("GET %s: %v", tc.path, b)
+			}
+		}
+	}
+}
