@@ -76,6 +76,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzBulkCSV$$' -fuzztime $(FUZZTIME) ./pkg/xaas
 	$(GO) test -run '^$$' -fuzz '^FuzzBulkNDJSON$$' -fuzztime $(FUZZTIME) ./pkg/xaas
 	$(GO) test -run '^$$' -fuzz '^FuzzMapping$$' -fuzztime $(FUZZTIME) ./pkg/xaas
+	$(GO) test -run '^$$' -fuzz '^FuzzCursor$$' -fuzztime $(FUZZTIME) ./pkg/xaas
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeError$$' -fuzztime $(FUZZTIME) ./pkg/xaas/okta
 	$(GO) test -run '^$$' -fuzz '^FuzzEncodeUpsertUsers$$' -fuzztime $(FUZZTIME) ./pkg/xaas/okta
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSession$$' -fuzztime $(FUZZTIME) ./pkg/xaas/okta

@@ -23,14 +23,11 @@ type Function struct {
 	// Dir is the package directory relative to the repository root,
 	// slash-separated ("functions/scim").
 	Dir string
-	// Required functions must exist; optional ones join the stack when
-	// their directory appears.
-	Required bool
 }
 
-// Known functions, in stack order.
+// Known functions, in stack order. Every one ships in every stage.
 var (
-	ScimFunction = Function{Name: "scim", Dir: "functions/scim", Required: true}
+	ScimFunction = Function{Name: "scim", Dir: "functions/scim"}
 	XaasFunction = Function{Name: "xaas", Dir: "functions/xaas"}
 )
 
@@ -73,8 +70,8 @@ func modulePath(path string) string {
 	return ""
 }
 
-// DiscoverFunctions returns the known functions whose package directory
-// under root holds Go source. It fails if a required one is missing.
+// DiscoverFunctions returns the known functions, after checking that each
+// one's package directory under root holds Go source.
 func DiscoverFunctions(root string) ([]Function, error) {
 	var found []Function
 	for _, fn := range KnownFunctions() {
@@ -82,13 +79,11 @@ func DiscoverFunctions(root string) ([]Function, error) {
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case ok:
-			found = append(found, fn)
-		case fn.Required:
+		if !ok {
 			return nil, fmt.Errorf("%s: no Go source in %s; the %s function is required",
 				fn.Name, filepath.Join(root, filepath.FromSlash(fn.Dir)), fn.Name)
 		}
+		found = append(found, fn)
 	}
 	return found, nil
 }

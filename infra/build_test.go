@@ -43,10 +43,10 @@ func TestDiscoverFunctions(t *testing.T) {
 		want    []string
 		wantErr string
 	}{
-		{name: "scim only", present: []Function{ScimFunction}, want: []string{"scim"}},
-		{name: "xaas lands", present: []Function{ScimFunction, XaasFunction}, want: []string{"scim", "xaas"}},
+		{name: "both", present: []Function{ScimFunction, XaasFunction}, want: []string{"scim", "xaas"}},
+		{name: "xaas missing", present: []Function{ScimFunction}, wantErr: "the xaas function is required"},
 		{name: "xaas without Go source", present: []Function{ScimFunction},
-			extra: map[string]string{"functions/xaas/README.md": "soon", "functions/xaas/x_test.go": "package main"}, want: []string{"scim"}},
+			extra: map[string]string{"functions/xaas/README.md": "notes", "functions/xaas/x_test.go": "package main"}, wantErr: "the xaas function is required"},
 		{name: "scim missing", present: []Function{XaasFunction}, wantErr: "the scim function is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -96,7 +96,7 @@ type Config struct {
 	// TokenCacheTTL is a Go duration string, e.g. "60s".
 	TokenCacheTTL string
 	// XaasSchedule is an EventBridge schedule expression for the XaaS
-	// sync, used only when functions/xaas exists.
+	// sync.
 	XaasSchedule string
 	// XaasSecretPrefix is the name prefix of the Secrets Manager secrets
 	// (tenants' Okta credentials) the XaaS function may read; by default
@@ -122,7 +122,9 @@ var scheduleExpr = regexp.MustCompile(`^(rate\(\d+ (minute|minutes|hour|hours|da
 
 // LoadConfig reads the configuration through get, which returns the raw
 // context value of a key or nil. Values may be strings (from -c) or JSON
-// numbers and strings (from cdk.json).
+// numbers and strings (from cdk.json). It is long because it is a flat
+// list, one short block per setting, each reporting its own error; split
+// up, the list of settings would no longer be readable in one place.
 func LoadConfig(get func(key string) any) (Config, error) {
 	var errs []error
 	str := func(key, def string) string {

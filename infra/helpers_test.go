@@ -26,11 +26,12 @@ type variant struct {
 }
 
 var (
-	// devVariant is a plain dev stage before functions/xaas exists.
+	// devVariant is the dev stage as `cdk synth` ships it: cdk.json's
+	// context and nothing more.
 	devVariant = variant{
 		name: "dev",
 		ctx:  map[string]any{"stage": "dev"},
-		fns:  []Function{ScimFunction},
+		fns:  KnownFunctions(),
 	}
 	// prodVariant is prod with every option set, as -c strings, and the
 	// XaaS function present.
@@ -51,7 +52,7 @@ var (
 			"xaasSchedule":           "rate(5 minutes)",
 			"xaasSecretPrefix":       "scimless/prod/okta/",
 		},
-		fns: []Function{ScimFunction, XaasFunction},
+		fns: KnownFunctions(),
 	}
 	variants = []variant{devVariant, prodVariant}
 )

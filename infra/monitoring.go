@@ -63,7 +63,9 @@ func XaasMetric(fn awslambda.Function, name string) awscloudwatch.Metric {
 func period() awscdk.Duration { return awscdk.Duration_Minutes(jsii.Number(AlarmPeriodMinutes)) }
 
 // newMonitoring defines the alarm topic (with the optional e-mail
-// subscription), the alarms and the dashboard, and returns the topic.
+// subscription), the alarms and the dashboard, and returns the topic. It
+// is long because it declares every alarm and dashboard widget of the
+// stack in one place, in the order the dashboard shows them.
 func newMonitoring(stack awscdk.Stack, s *Stack) awssns.Topic {
 	cfg := s.Config
 	topic := awssns.NewTopic(stack, jsii.String("AlarmTopic"), &awssns.TopicProps{

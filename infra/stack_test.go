@@ -115,7 +115,7 @@ func TestFunctions(t *testing.T) {
 		reserved  any
 		baseURL   string // SCIMLESS_BASE_URL of the SCIM function
 	}{
-		{devVariant, []string{"ScimFunction"}, 14, "info", "60s", nil, ""},
+		{devVariant, []string{"ScimFunction", "XaasFunction"}, 14, "info", "60s", nil, ""},
 		{prodVariant, []string{"ScimFunction", "XaasFunction"}, 365, "warn", "30s", 50.0, "https://scim.example.com/scim/v2"},
 	} {
 		t.Run(tc.v.name, func(t *testing.T) {
@@ -280,6 +280,7 @@ func TestRoutes(t *testing.T) {
 	}{
 		{devVariant, map[string]string{
 			"ANY /scim/v2/{proxy+}": "ScimFunction", "ANY /scim/v2": "ScimFunction", "GET /healthz": "ScimFunction",
+			"ANY /xaas/v1/{proxy+}": "XaasFunction", "ANY /items": "XaasFunction", "ANY /items/{id}": "XaasFunction",
 		}},
 		{prodVariant, map[string]string{
 			"ANY /scim/v2/{proxy+}": "ScimFunction", "ANY /scim/v2": "ScimFunction", "GET /healthz": "ScimFunction",
@@ -411,18 +412,19 @@ func TestProvisionedConcurrency(t *testing.T) {
 
 func TestXaasSchedule(t *testing.T) {
 	for _, tc := range []struct {
-		v     variant
-		rules int
+		v        variant
+		rules    int
+		schedule string
 	}{
-		{devVariant, 0},
-		{prodVariant, 1},
+		{devVariant, 1, DefaultXaasSchedule},
+		{prodVariant, 1, "rate(5 minutes)"},
 	} {
 		t.Run(tc.v.name, func(t *testing.T) {
 			s := synth(t, tc.v)
 			s.template.ResourceCountIs(jsii.String("AWS::Events::Rule"), jsii.Number(tc.rules))
 			if tc.rules > 0 {
 				s.template.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
-					"ScheduleExpression": "rate(5 minutes)",
+					"ScheduleExpression": tc.schedule,
 					"State":              "ENABLED",
 					"Targets": []any{assertions.Match_ObjectLike(&map[string]any{
 						"Arn":         getAtt("XaasFunction", "Arn"),
@@ -458,7 +460,7 @@ func TestAlarms(t *testing.T) {
 		fns   []string
 		email bool
 	}{
-		{devVariant, []string{"scim"}, false},
+		{devVariant, []string{"scim", "xaas"}, false},
 		{prodVariant, []string{"scim", "xaas"}, true},
 	} {
 		t.Run(tc.v.name, func(t *testing.T) {
@@ -583,8 +585,10 @@ func TestOutputs(t *testing.T) {
 	}{
 		{devVariant, map[string]any{
 			OutScimBaseURL:     map[string]any{"Fn::Join": []any{"", []any{getAtt(logicalIDOfAPI(t, devVariant), "ApiEndpoint"), "/scim/v2"}}},
+			OutXaasBaseURL:     map[string]any{"Fn::Join": []any{"", []any{getAtt(logicalIDOfAPI(t, devVariant), "ApiEndpoint"), "/xaas/v1"}}},
 			OutTableName:       ref(TableLogicalID),
 			"ScimFunctionName": ref("ScimFunction"),
+			"XaasFunctionName": ref("XaasFunction"),
 			OutNextStep:        nextStep,
 			OutDashboard:       "Scimless-dev",
 		}},

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/lambdaevent"
 	"github.com/scimless/scimless/pkg/safe"
 	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/xaas"
@@ -47,7 +48,7 @@ mapping set  the tenant's profile mapping from a JSON file:
                {"attributes": {"userName": "{email}", "streetAddress":
                 "{street_number} {street_name}", …}}
              Records that failed under the previous mapping are retried.
-mapping get  the tenant's mapping (the built-in one for the seed's records if
+mapping get  the tenant's mapping (the built-in one for the sample items API's records if
              none is set)
 sync         queue a sync now (like POST /xaas/v1/syncs)
 status       the tenant's last sync (or -run ID): state, Okta sessions, counts,
@@ -519,29 +520,29 @@ func (r xaasInvokeResult) value() any {
 // isXaaSEvent reports whether raw is an event of the xaas function: an
 // EventBridge scheduled event, or an API event of an XaaS route.
 func isXaaSEvent(raw []byte) bool {
-	kind, err := xaas.EventKind(raw)
+	kind, err := lambdaevent.Kind(raw)
 	if err != nil {
 		return false
 	}
-	if kind == "schedule" {
+	if kind == lambdaevent.Schedule {
 		return true
 	}
 	var ev struct {
 		RawPath string `json:"rawPath"`
 	}
-	return kind == "http" && json.Unmarshal(raw, &ev) == nil && xaas.Handles(ev.RawPath)
+	return kind == lambdaevent.HTTP && json.Unmarshal(raw, &ev) == nil && xaas.Handles(ev.RawPath)
 }
 
-// xaasInvokeSeed are the source records a replayed XaaS event finds (the
+// xaasInvokeRecords are the source records a replayed XaaS event finds (the
 // events in events/xaas-*.json name them).
-var xaasInvokeSeed = []byte(`[
+var xaasInvokeRecords = []byte(`[
 {"id":"brad.gibson@example.com","active":true,"title":"Mr","first_name":"Brad","last_name":"Gibson","street_number":"9278","street_name":"New Road","city":"Kilcoole","state":"Waterford","country":"IE","postcode":"93027","email":"brad.gibson@example.com","phone":"011-962-7516","cell":"081-454-0666","dob":"1993-07-20T09:44:18.674Z"},
 {"id":"ida.rasmussen@example.com","active":true,"title":"Ms","first_name":"Ida","last_name":"Rasmussen","street_number":"6457","street_name":"Vestergade","city":"Aarhus N","state":"Syddanmark","country":"DK","postcode":"52271","email":"ida.rasmussen@example.com","phone":"95961334","cell":"87211427","dob":"1958-06-30T01:47:35.208Z"}
 ]`)
 
 // xaasInvoke runs an XaaS event through the xaas function's handler, like
 // `sam local invoke`, against a throw-away embedded table holding the
-// default tenant (token `token`), two seed records and a group, with an
+// default tenant (token `token`), two source records and a group, with an
 // in-process fake Okta as every tenant's Okta org. ok is false (and nothing
 // runs) for an event of another function.
 func xaasInvoke(ctx context.Context, tf *tableFlags, token string, raw []byte, logw io.Writer) (res xaasInvokeResult, ok bool, err error) {
@@ -563,10 +564,10 @@ func xaasInvoke(ctx context.Context, tf *tableFlags, token string, raw []byte, l
 	engine := xaas.NewEngine(xaas.EngineConfig{Store: db.Store, Logger: logger, Interval: 15 * time.Minute,
 		Resolver: xaas.StaticResolver{T: xaas.Target{API: client, SourceID: oktafake.DefaultIdentitySource}}})
 	srv := xaas.NewServer(xaas.Config{Store: db.Store, Auth: auth.NewAuthenticator(db.Store, 0), Engine: engine, Logger: logger})
-	if err := xaasSeed(srv, token); err != nil {
-		return res, true, fmt.Errorf("seed: %w", err)
+	if err := xaasPushSamples(srv, token); err != nil {
+		return res, true, fmt.Errorf("push sample records: %w", err)
 	}
-	out, err := xaas.LambdaHandler(srv, engine)(ctx, raw)
+	out, err := lambdaevent.Handler(srv, func(ctx context.Context) (any, error) { return engine.Tick(ctx) })(ctx, raw)
 	if err != nil {
 		return res, true, err
 	}
@@ -581,10 +582,10 @@ func xaasInvoke(ctx context.Context, tf *tableFlags, token string, raw []byte, l
 	return res, true, nil
 }
 
-// xaasSeed pushes the seed records and a group through the API.
-func xaasSeed(h http.Handler, token string) error {
+// xaasPushSamples pushes the sample records and a group through the API.
+func xaasPushSamples(h http.Handler, token string) error {
 	for _, r := range []struct{ method, path, ct, body string }{
-		{http.MethodPost, xaas.Prefix + "/users:bulk", "application/json", string(xaasInvokeSeed)},
+		{http.MethodPost, xaas.Prefix + "/users:bulk", "application/json", string(xaasInvokeRecords)},
 		{http.MethodPut, xaas.Prefix + "/groups/engineering", "application/json",
 			`{"displayName":"Engineering","members":["brad.gibson@example.com"]}`},
 	} {

@@ -1,7 +1,8 @@
 // Command xaas is the Okta Anything-as-a-Source Lambda function: it serves
-// the XaaS push API (/xaas/v1 and the seed's /items) from API Gateway HTTP
-// API events, and runs the sync engine on EventBridge scheduled events.
-// Both arrive at one handler, told apart by routeKey and detail-type.
+// the XaaS push API (/xaas/v1, and /items for the sample items API's
+// clients) from API Gateway HTTP API events, and runs the sync engine on
+// EventBridge scheduled events. Both arrive at one handler, told apart by
+// package lambdaevent.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"github.com/scimless/scimless/pkg/auth"
 	"github.com/scimless/scimless/pkg/config"
+	"github.com/scimless/scimless/pkg/lambdaevent"
 	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/xaas"
 	"github.com/scimless/scimless/pkg/xaas/okta"
@@ -33,7 +35,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	xcfg, err := xaas.FunctionConfigFromEnv(os.Getenv)
+	xcfg, err := config.XaaSFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -68,6 +70,6 @@ func run() error {
 		Logger:       logger,
 		MaxBulkBytes: xcfg.MaxBulkBytes,
 	})
-	lambda.Start(xaas.LambdaHandler(srv, engine))
+	lambda.Start(lambdaevent.Handler(srv, func(ctx context.Context) (any, error) { return engine.Tick(ctx) }))
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/config"
 	"github.com/scimless/scimless/pkg/lambdatest"
 	"github.com/scimless/scimless/pkg/store/storetest"
 	"github.com/scimless/scimless/pkg/xaas"
@@ -162,10 +163,10 @@ func TestFunctionStartupErrors(t *testing.T) {
 		stderr string
 	}{
 		{"bad log level", []string{onLambda, "SCIMLESS_LOG_LEVEL=loud"}, "xaas: SCIMLESS_LOG_LEVEL"},
-		{"bad interval", []string{onLambda, xaas.EnvInterval + "=often"}, "xaas: " + xaas.EnvInterval + ": invalid duration"},
-		{"negative debounce", []string{onLambda, xaas.EnvDebounce + "=-1m"}, "xaas: " + xaas.EnvDebounce + ": invalid duration"},
-		{"zero bulk size", []string{onLambda, xaas.EnvMaxBulkBytes + "=0"}, "xaas: " + xaas.EnvMaxBulkBytes + ": invalid size"},
-		{"bad bulk size", []string{onLambda, xaas.EnvMaxBulkBytes + "=6MB"}, "xaas: " + xaas.EnvMaxBulkBytes + ": invalid size"},
+		{"bad interval", []string{onLambda, config.EnvXaaSInterval + "=often"}, "xaas: " + config.EnvXaaSInterval + ": invalid duration"},
+		{"negative debounce", []string{onLambda, config.EnvXaaSDebounce + "=-1m"}, "xaas: " + config.EnvXaaSDebounce + ": invalid duration"},
+		{"zero bulk size", []string{onLambda, config.EnvXaaSMaxBulkBytes + "=0"}, "xaas: " + config.EnvXaaSMaxBulkBytes + ": invalid size"},
+		{"bad bulk size", []string{onLambda, config.EnvXaaSMaxBulkBytes + "=6MB"}, "xaas: " + config.EnvXaaSMaxBulkBytes + ": invalid size"},
 		{"not on Lambda", nil, "AWS_LAMBDA_RUNTIME_API"},
 	}
 	for _, tc := range tests {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,7 +23,7 @@ const (
 	EnvEndpoint      = "SCIMLESS_DYNAMODB_ENDPOINT"
 	EnvFunctionName  = "AWS_LAMBDA_FUNCTION_NAME" // set by Lambda
 
-	// The XaaS function's own settings (package xaas reads them).
+	// The XaaS function's own settings (see XaaSFromEnv).
 	EnvXaaSInterval        = "SCIMLESS_XAAS_INTERVAL"         // default time between scheduled syncs
 	EnvXaaSDebounce        = "SCIMLESS_XAAS_DEBOUNCE"         // default quiet time after a push
 	EnvXaaSMaxBulkBytes    = "SCIMLESS_XAAS_MAX_BULK_BYTES"   // largest bulk push body
@@ -73,6 +74,68 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("%s: invalid duration %q", EnvTokenCacheTTL, v)
 		}
 		c.TokenCacheTTL = d
+	}
+	return c, nil
+}
+
+// Defaults of the XaaS settings.
+const (
+	// DefaultXaaSInterval is the time between scheduled syncs of a tenant
+	// without its own schedule.
+	DefaultXaaSInterval = 15 * time.Minute
+	// DefaultXaaSDebounce is the quiet time after a push before a sync
+	// starts, for a tenant without its own schedule.
+	DefaultXaaSDebounce = 2 * time.Minute
+	// DefaultXaaSMaxBulkBytes is the largest bulk push body: Lambda's 6 MB
+	// request payload limit (a Lambda behind API Gateway cannot get more).
+	DefaultXaaSMaxBulkBytes = 6 << 20
+)
+
+// XaaS is the XaaS function's own configuration.
+type XaaS struct {
+	// Interval between scheduled syncs of a tenant without its own
+	// schedule; 0 disables them (EnvXaaSInterval, a Go duration).
+	Interval time.Duration
+	// Debounce is the quiet time after a push before a sync starts; 0:
+	// pushes do not start syncs (EnvXaaSDebounce, a Go duration).
+	Debounce time.Duration
+	// MaxBulkBytes bounds a bulk push body (EnvXaaSMaxBulkBytes, bytes).
+	MaxBulkBytes int64
+	// SecretsEndpoint overrides the Secrets Manager endpoint (tests, VPC
+	// endpoints; EnvXaaSSecretsEndpoint).
+	SecretsEndpoint string
+	// MetricDimensions are the dimensions of the metrics the sync engine
+	// emits: the function's name on Lambda, so each stack's alarm sees its
+	// own syncs; none elsewhere.
+	MetricDimensions map[string]string
+}
+
+// XaaSFromEnv reads the XaaS settings with getenv (os.Getenv in
+// production); unset ones take their defaults.
+func XaaSFromEnv(getenv func(string) string) (XaaS, error) {
+	c := XaaS{Interval: DefaultXaaSInterval, Debounce: DefaultXaaSDebounce, MaxBulkBytes: DefaultXaaSMaxBulkBytes,
+		SecretsEndpoint: getenv(EnvXaaSSecretsEndpoint)}
+	if fn := getenv(EnvFunctionName); fn != "" {
+		c.MetricDimensions = map[string]string{MetricDimensionFunction: fn}
+	}
+	for _, d := range []struct {
+		env string
+		dst *time.Duration
+	}{{EnvXaaSInterval, &c.Interval}, {EnvXaaSDebounce, &c.Debounce}} {
+		if v := getenv(d.env); v != "" {
+			n, err := time.ParseDuration(v)
+			if err != nil || n < 0 {
+				return c, fmt.Errorf("%s: invalid duration %q", d.env, v)
+			}
+			*d.dst = n
+		}
+	}
+	if v := getenv(EnvXaaSMaxBulkBytes); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return c, fmt.Errorf("%s: invalid size %q", EnvXaaSMaxBulkBytes, v)
+		}
+		c.MaxBulkBytes = n
 	}
 	return c, nil
 }

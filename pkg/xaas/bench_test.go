@@ -88,7 +88,7 @@ func BenchmarkSync(b *testing.B) {
 	b.ReportMetric(float64(reads)/float64(b.N), "items-read/run")
 }
 
-// BenchmarkMapping maps one seed record.
+// BenchmarkMapping maps one record of the sample items API.
 func BenchmarkMapping(b *testing.B) {
 	m := DefaultMapping()
 	rec := map[string]string{"title": "Mr", "first_name": "Brad", "last_name": "Gibson", "street_number": "9278",

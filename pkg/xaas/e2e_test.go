@@ -13,7 +13,7 @@ import (
 	"github.com/scimless/scimless/pkg/xaas/oktafake"
 )
 
-// TestEndToEnd is the local end-to-end test: the seed's sample users
+// TestEndToEnd is the local end-to-end test: the sample users
 // pushed as CSV and through /items, a group, a sync against the fake Okta,
 // then changes (an update, a deactivation, a deletion, a membership change)
 // and a second sync that pushes only those.
@@ -35,7 +35,7 @@ func TestEndToEnd(t *testing.T) {
 	if res.Unchanged != 10 || res.Created+res.Updated+res.Failed != 0 {
 		t.Fatalf("second bulk %+v, want 10 unchanged", res)
 	}
-	// One more user through the seed's /items.
+	// One more user through the sample items API's /items.
 	item := map[string]any{"id": "ana.lima@example.com", "active": true, "title": "Ms", "first_name": "Ana",
 		"last_name": "Lima", "street_number": "7", "street_name": "Rua Dois", "city": "Recife", "state": "PE",
 		"country": "BR", "postcode": "50000", "email": "ana.lima@example.com", "phone": "81-5555-0000",

@@ -310,7 +310,7 @@ func readFixture(t testing.TB, name string) []byte {
 	return b
 }
 
-// genCSV writes n users of the seed's shape: user i has id u{i:06}@….
+// genCSV writes n users of the sample items API's shape: user i has id u{i:06}@….
 func genCSV(w io.Writer, n int, variant string) {
 	io.WriteString(w, "id,active,title,first_name,last_name,street_number,street_name,city,state,country,postcode,email,phone,cell,dob\n")
 	var b strings.Builder

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -63,25 +64,34 @@ func (r *BulkResult) count(outcome string) {
 // content hash and writes (and marks dirty) only what changed.
 type Ingester struct {
 	store *store.Store
+	log   *slog.Logger
 	now   func() time.Time
 	// concurrency bounds the parallel writes of one chunk.
 	concurrency int
+	// writeRecord stores one changed record (write; tests replace it).
+	writeRecord func(ctx context.Context, tenant string, rec *Record, hash string, prev *store.SourceUser, now time.Time) (string, *store.SourceUser, bool, error)
 }
 
 // chunkSize is how many rows are read, looked up (one BatchGetItem) and
 // written together.
 const chunkSize = 100
 
-// NewIngester returns an ingester over st; now is the clock (time.Now when
-// nil); concurrency bounds parallel writes (16 when ≤ 0).
-func NewIngester(st *store.Store, now func() time.Time, concurrency int) *Ingester {
+// NewIngester returns an ingester over st; log receives internal errors
+// (none when nil); now is the clock (time.Now when nil); concurrency
+// bounds parallel writes (16 when ≤ 0).
+func NewIngester(st *store.Store, log *slog.Logger, now func() time.Time, concurrency int) *Ingester {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if now == nil {
 		now = time.Now
 	}
 	if concurrency <= 0 {
 		concurrency = 16
 	}
-	return &Ingester{store: st, now: now, concurrency: concurrency}
+	in := &Ingester{store: st, log: log, now: now, concurrency: concurrency}
+	in.writeRecord = in.write
+	return in
 }
 
 // Bulk reads rows from r and stores them in chunks of 100: one BatchGetItem
@@ -176,30 +186,36 @@ func (in *Ingester) Put(ctx context.Context, tenant string, rec Record) (string,
 // Okta (its attributes are dropped). A record never stored yields
 // store.ErrNotFound; deleting a tombstone again is a no-op.
 func (in *Ingester) Delete(ctx context.Context, tenant, externalID string) error {
-	for attempt := 0; ; attempt++ {
+	var (
+		now   time.Time
+		newly int
+		done  bool
+	)
+	err := retryConflicts(ctx, func() error {
 		prev, err := in.store.GetSourceUser(ctx, tenant, externalID)
 		if err != nil {
 			return err
 		}
 		if prev.Deleted {
+			done = true
 			return nil
 		}
-		now := in.now()
+		now = in.now()
 		u := &store.SourceUser{ExternalID: externalID, Active: false, Deleted: true, Hash: hashRecord(false, true, nil),
 			Created: prev.Created, Changed: now, Synced: prev.Synced}
-		err = in.store.PutSourceUser(ctx, tenant, u, prev.Version)
-		if errors.Is(err, store.ErrVersion) && attempt < 3 {
-			continue
-		}
-		if err != nil {
+		if err := in.store.PutSourceUser(ctx, tenant, u, prev.Version); err != nil {
 			return err
 		}
-		newly := 0
+		newly = 0
 		if prev.State != store.SyncDirty {
 			newly = 1
 		}
-		return in.store.NoteXaaSPush(ctx, tenant, now, newly)
+		return nil
+	})
+	if err != nil || done {
+		return err
 	}
+	return in.store.NoteXaaSPush(ctx, tenant, now, newly)
 }
 
 // putChunk stores records with distinct externalIds. stored holds each
@@ -235,7 +251,14 @@ func (in *Ingester) putChunk(ctx context.Context, tenant string, recs []Record) 
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			outcome, u, wasDirty, err := in.write(ctx, tenant, rec, hash, prev, now)
+			defer func() {
+				if err := recovered(ctx, in.log, "xaas record write panicked", recover(), slog.String("tenant", tenant)); err != nil {
+					mu.Lock()
+					errs[i] = err
+					mu.Unlock()
+				}
+			}()
+			outcome, u, wasDirty, err := in.writeRecord(ctx, tenant, rec, hash, prev, now)
 			mu.Lock()
 			defer mu.Unlock()
 			outcomes[i], stored[i], errs[i] = outcome, u, err
@@ -256,14 +279,33 @@ func (in *Ingester) putChunk(ctx context.Context, tenant string, recs []Record) 
 	return outcomes, stored, errs, nil
 }
 
-// write stores one changed record, retrying (with a fresh read) if it
-// changed concurrently, and returns it as stored.
+// write stores one changed record, retrying (with a fresh read) while it
+// changes concurrently, and returns it as stored. prev is the record as
+// read before (nil when there was none).
 func (in *Ingester) write(ctx context.Context, tenant string, rec *Record, hash string, prev *store.SourceUser, now time.Time) (outcome string, stored *store.SourceUser, wasDirty bool, err error) {
-	for attempt := 0; ; attempt++ {
+	first := true
+	err = retryConflicts(ctx, func() error {
+		if !first {
+			// A retry is a new write: it changes the record now, after the
+			// write it lost to.
+			now = in.now()
+			var err error
+			prev, err = in.store.GetSourceUser(ctx, tenant, rec.ExternalID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				prev = nil
+			case err != nil:
+				return err
+			case !prev.Deleted && prev.Hash == hash:
+				outcome, stored, wasDirty = Unchanged, prev, false
+				return nil
+			}
+		}
+		first = false
 		u := &store.SourceUser{ExternalID: rec.ExternalID, Attrs: rec.Attrs, Active: rec.Active, Hash: hash,
 			Created: now, Changed: now}
 		var prevVersion int64
-		outcome = Created
+		outcome, wasDirty = Created, false
 		if prev != nil {
 			prevVersion, u.Created, u.Synced = prev.Version, prev.Created, prev.Synced
 			wasDirty = prev.State == store.SyncDirty
@@ -271,26 +313,19 @@ func (in *Ingester) write(ctx context.Context, tenant string, rec *Record, hash 
 				outcome = Updated
 			}
 		}
-		err = in.store.PutSourceUser(ctx, tenant, u, prevVersion)
-		if err == nil {
-			return outcome, u, wasDirty, nil
+		if err := in.store.PutSourceUser(ctx, tenant, u, prevVersion); err != nil {
+			return err
 		}
-		if !errors.Is(err, store.ErrVersion) || attempt >= 3 {
-			if errors.Is(err, store.ErrTooLarge) {
-				return "", nil, false, recordErr("record too large to store")
-			}
-			return "", nil, false, err
-		}
-		prev, err = in.store.GetSourceUser(ctx, tenant, rec.ExternalID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			prev = nil
-		case err != nil:
-			return "", nil, false, err
-		case !prev.Deleted && prev.Hash == hash:
-			return Unchanged, prev, false, nil
-		}
+		stored = u
+		return nil
+	})
+	if errors.Is(err, store.ErrTooLarge) {
+		return "", nil, false, recordErr("record too large to store")
 	}
+	if err != nil {
+		return "", nil, false, err
+	}
+	return outcome, stored, wasDirty, nil
 }
 
 // PutGroup stores a group record and returns its outcome and the group as
@@ -298,57 +333,69 @@ func (in *Ingester) write(ctx context.Context, tenant string, rec *Record, hash 
 // carried over so that the next sync sends only the membership changes.
 func (in *Ingester) PutGroup(ctx context.Context, tenant string, g Group) (string, *store.SourceGroup, error) {
 	hash := hashGroup(g.DisplayName, g.Description, g.Members, false)
-	for attempt := 0; ; attempt++ {
+	var (
+		outcome string
+		stored  *store.SourceGroup
+		now     time.Time
+	)
+	err := retryConflicts(ctx, func() error {
 		prev, err := in.store.GetSourceGroup(ctx, tenant, g.ExternalID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return "", nil, err
+			return err
 		}
-		now := in.now()
+		now = in.now()
 		sg := &store.SourceGroup{ExternalID: g.ExternalID, DisplayName: g.DisplayName, Description: g.Description,
 			Members: slices.Clone(g.Members), Hash: hash, Created: now, Changed: now}
 		var prevVersion int64
-		outcome := Created
+		outcome = Created
 		if prev != nil {
 			if !prev.Deleted && prev.Hash == hash {
-				return Unchanged, prev, nil
+				outcome, stored = Unchanged, prev
+				return nil
 			}
 			prevVersion, sg.Created, sg.Pushed, sg.Synced = prev.Version, prev.Created, prev.Pushed, prev.Synced
 			if !prev.Deleted {
 				outcome = Updated
 			}
 		}
-		err = in.store.PutSourceGroup(ctx, tenant, sg, prevVersion)
-		if errors.Is(err, store.ErrVersion) && attempt < 3 {
-			continue
+		if err := in.store.PutSourceGroup(ctx, tenant, sg, prevVersion); err != nil {
+			return err
 		}
-		if err != nil {
-			return "", nil, err
-		}
-		return outcome, sg, in.store.NoteXaaSPush(ctx, tenant, now, 0)
+		stored = sg
+		return nil
+	})
+	if err != nil {
+		return "", nil, err
 	}
+	if outcome == Unchanged {
+		return outcome, stored, nil
+	}
+	return outcome, stored, in.store.NoteXaaSPush(ctx, tenant, now, 0)
 }
 
 // DeleteGroup turns a group into a tombstone that the next sync deletes in
 // Okta. A group never stored yields store.ErrNotFound.
 func (in *Ingester) DeleteGroup(ctx context.Context, tenant, externalID string) error {
-	for attempt := 0; ; attempt++ {
+	var (
+		now  time.Time
+		done bool
+	)
+	err := retryConflicts(ctx, func() error {
 		prev, err := in.store.GetSourceGroup(ctx, tenant, externalID)
 		if err != nil {
 			return err
 		}
 		if prev.Deleted {
+			done = true
 			return nil
 		}
-		now := in.now()
+		now = in.now()
 		sg := &store.SourceGroup{ExternalID: externalID, Deleted: true, Hash: hashGroup("", "", nil, true),
 			Pushed: prev.Pushed, Created: prev.Created, Changed: now, Synced: prev.Synced}
-		err = in.store.PutSourceGroup(ctx, tenant, sg, prev.Version)
-		if errors.Is(err, store.ErrVersion) && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		return in.store.NoteXaaSPush(ctx, tenant, now, 0)
+		return in.store.PutSourceGroup(ctx, tenant, sg, prev.Version)
+	})
+	if err != nil || done {
+		return err
 	}
+	return in.store.NoteXaaSPush(ctx, tenant, now, 0)
 }

@@ -42,12 +42,12 @@ type tmplPart struct {
 	lit   string
 }
 
-// defaultTemplates is the built-in mapping, for the seed's record shape
-// (id, active, title, first_name, last_name, street_number, street_name,
-// city, state, country, postcode, email, phone, cell, dob) and the custom
-// attributes the seed adds to its Custom Identity Source app (title,
-// displayName, primaryPhone, zipCode, streetAddress, city, state,
-// countryCode).
+// defaultTemplates is the built-in mapping, for the record shape of the
+// sample items API (id, active, title, first_name, last_name,
+// street_number, street_name, city, state, country, postcode, email, phone,
+// cell, dob) and the custom attributes the Anything-as-a-Source how-to adds
+// to its Custom Identity Source app (title, displayName, primaryPhone,
+// zipCode, streetAddress, city, state, countryCode).
 func defaultTemplates() map[string]string {
 	return map[string]string{
 		"userName":      "{email}",
@@ -66,7 +66,7 @@ func defaultTemplates() map[string]string {
 	}
 }
 
-// DefaultMapping returns the built-in mapping for the seed's record shape.
+// DefaultMapping returns the built-in mapping for the record shape of the sample items API.
 func DefaultMapping() *Mapping {
 	m, err := NewMapping(defaultTemplates())
 	if err != nil {

@@ -42,7 +42,7 @@ func TestMappingTemplates(t *testing.T) {
 	}
 }
 
-func TestDefaultMappingOnSeedRecord(t *testing.T) {
+func TestDefaultMappingOnSampleRecord(t *testing.T) {
 	rec := map[string]string{"title": "Mr", "first_name": "Brad", "last_name": "Gibson", "street_number": "9278",
 		"street_name": "New Road", "city": "Kilcoole", "state": "Waterford", "country": "IE", "postcode": "93027",
 		"email": "brad.gibson@example.com", "phone": "011-962-7516", "cell": "081-454-0666", "dob": "1993-07-20T09:44:18.674Z"}

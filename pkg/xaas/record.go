@@ -91,7 +91,9 @@ func checkName(name string) error {
 	return nil
 }
 
-// checkValue validates an attribute value.
+// checkValue validates an attribute value: valid UTF-8 without control
+// characters other than tab, line feed and carriage return (a multi-line
+// address is fine; a NUL is not).
 func checkValue(name, v string) error {
 	if len(v) > MaxValueLen {
 		return recordErr("attribute %q longer than %d bytes", name, MaxValueLen)
@@ -99,7 +101,16 @@ func checkValue(name, v string) error {
 	if !utf8.ValidString(v) {
 		return recordErr("attribute %q is not valid UTF-8", name)
 	}
+	if strings.IndexFunc(v, badControl) >= 0 {
+		return recordErr("attribute %q contains control characters", name)
+	}
 	return nil
+}
+
+// badControl reports a control character other than tab, line feed and
+// carriage return.
+func badControl(r rune) bool {
+	return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
 }
 
 // parseBool reads an active flag: true, false, 1, 0, yes, no, y, n, t, f
@@ -115,11 +126,15 @@ func parseBool(s string) (bool, bool) {
 }
 
 // recordFromJSON decodes one JSON object into a record. The key is
-// "externalId" or "id" (the seed's shape); "active" is a boolean (or a
+// "externalId" or "id" (the sample items API's shape); "active" is a boolean (or a
 // boolean string) and defaults to true; "meta" is ignored; other fields are
 // strings, numbers or booleans, kept as strings. pathID, when set, is the
 // key from the URL, which a key in the body must equal.
 func recordFromJSON(data []byte, pathID string) (Record, error) {
+	if !utf8.Valid(data) {
+		// encoding/json would store U+FFFD in place of each bad byte.
+		return Record{ExternalID: pathID}, recordErr("the record is not valid UTF-8")
+	}
 	rec, err := decodeRecord(data, pathID)
 	if err != nil && rec.ExternalID == "" {
 		// Name the record in the error report when its key can be found.
@@ -163,53 +178,8 @@ func decodeRecord(data []byte, pathID string) (Record, error) {
 		if err := dec.Decode(&v); err != nil {
 			return rec, recordErr("malformed JSON: %v", err)
 		}
-		switch name {
-		case fieldExternalID, fieldID:
-			s, ok := scalarString(v)
-			if !ok {
-				return rec, recordErr("%q must be a string", name)
-			}
-			if name == fieldID {
-				id = s
-			} else {
-				ext = s
-			}
-		case fieldActive:
-			switch a := v.(type) {
-			case nil:
-			case bool:
-				rec.Active = a
-			case string:
-				b, ok := parseBool(a)
-				if !ok {
-					return rec, recordErr("\"active\" must be true or false")
-				}
-				rec.Active = b
-			default:
-				return rec, recordErr("\"active\" must be true or false")
-			}
-		case fieldMeta:
-		default:
-			if err := checkName(name); err != nil {
-				return rec, err
-			}
-			if v == nil {
-				continue
-			}
-			s, ok := scalarString(v)
-			if !ok {
-				return rec, recordErr("attribute %q must be a string, number or boolean", name)
-			}
-			if s == "" {
-				continue
-			}
-			if err := checkValue(name, s); err != nil {
-				return rec, err
-			}
-			rec.Attrs[name] = s
-			if len(rec.Attrs) > MaxAttributes {
-				return rec, recordErr("more than %d attributes", MaxAttributes)
-			}
+		if err := rec.set(name, v, &ext, &id); err != nil {
+			return rec, err
 		}
 	}
 	if _, err := dec.Token(); err != nil {
@@ -235,6 +205,60 @@ func decodeRecord(data []byte, pathID string) (Record, error) {
 		return rec, err
 	}
 	return rec, nil
+}
+
+// set applies one decoded field of a record body: the key ("externalId"
+// into ext, "id" into id), the active flag, or an attribute.
+func (rec *Record) set(name string, v any, ext, id *string) error {
+	switch name {
+	case fieldExternalID, fieldID:
+		s, ok := scalarString(v)
+		if !ok {
+			return recordErr("%q must be a string", name)
+		}
+		if name == fieldID {
+			*id = s
+		} else {
+			*ext = s
+		}
+	case fieldActive:
+		switch a := v.(type) {
+		case nil:
+		case bool:
+			rec.Active = a
+		case string:
+			b, ok := parseBool(a)
+			if !ok {
+				return recordErr("\"active\" must be true or false")
+			}
+			rec.Active = b
+		default:
+			return recordErr("\"active\" must be true or false")
+		}
+	case fieldMeta:
+	default:
+		if err := checkName(name); err != nil {
+			return err
+		}
+		if v == nil {
+			return nil
+		}
+		s, ok := scalarString(v)
+		if !ok {
+			return recordErr("attribute %q must be a string, number or boolean", name)
+		}
+		if s == "" {
+			return nil
+		}
+		if err := checkValue(name, s); err != nil {
+			return err
+		}
+		rec.Attrs[name] = s
+		if len(rec.Attrs) > MaxAttributes {
+			return recordErr("more than %d attributes", MaxAttributes)
+		}
+	}
+	return nil
 }
 
 // scalarString renders a decoded JSON scalar as a string.
@@ -328,7 +352,7 @@ func userJSON(u *store.SourceUser) map[string]any {
 	return m
 }
 
-// itemJSON renders a stored record in the seed's shape for /items: "id",
+// itemJSON renders a stored record in the sample items API's shape for /items: "id",
 // "active" and the attributes.
 func itemJSON(u *store.SourceUser) map[string]any {
 	m := make(map[string]any, len(u.Attrs)+2)
@@ -358,6 +382,9 @@ func groupFromJSON(data []byte, pathID string) (Group, error) {
 		Members     json.RawMessage `json:"members"`
 		Meta        json.RawMessage `json:"meta"`
 	}
+	if !utf8.Valid(data) {
+		return Group{ExternalID: pathID}, recordErr("the group is not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
@@ -380,53 +407,66 @@ func groupFromJSON(data []byte, pathID string) (Group, error) {
 		return g, recordErr("missing displayName")
 	}
 	g.DisplayName = *raw.DisplayName
-	if utf8.RuneCountInString(g.DisplayName) > 255 || !utf8.ValidString(g.DisplayName) {
-		return g, recordErr("displayName must be 1-255 characters of valid UTF-8")
+	if utf8.RuneCountInString(g.DisplayName) > 255 || strings.IndexFunc(g.DisplayName, unicode.IsControl) >= 0 {
+		return g, recordErr("displayName must be 1-255 characters without control characters")
 	}
 	if raw.Description != nil {
 		g.Description = *raw.Description
-		if utf8.RuneCountInString(g.Description) > 1024 || !utf8.ValidString(g.Description) {
-			return g, recordErr("description must be at most 1024 characters of valid UTF-8")
+		if utf8.RuneCountInString(g.Description) > 1024 || strings.IndexFunc(g.Description, badControl) >= 0 {
+			return g, recordErr("description must be at most 1024 characters without control characters")
 		}
 	}
-	if len(raw.Members) > 0 && string(raw.Members) != "null" {
-		var members []any
-		if err := json.Unmarshal(raw.Members, &members); err != nil {
-			return g, recordErr("members must be an array of externalIds")
-		}
-		seen := make(map[string]bool, len(members))
-		for _, m := range members {
-			var id string
-			switch x := m.(type) {
-			case string:
-				id = x
-			case map[string]any: // {"externalId": "…"} or {"value": "…"}
-				if s, ok := x["externalId"].(string); ok {
-					id = s
-				} else if s, ok := x["value"].(string); ok {
-					id = s
-				}
-			}
-			if id == "" {
-				return g, recordErr("members must be an array of non-empty externalIds")
-			}
-			if err := checkExternalID(id); err != nil {
-				return g, recordErr("member %q: %v", id, err)
-			}
-			if len(id) > MaxGroupExternalIDLen {
-				return g, recordErr("member externalId longer than %d bytes", MaxGroupExternalIDLen)
-			}
-			if !seen[id] {
-				seen[id] = true
-				g.Members = append(g.Members, id)
-			}
-		}
+	members, err := parseMembers(raw.Members)
+	if err != nil {
+		return g, err
 	}
+	g.Members = members
 	if len(g.Members) > MaxGroupMembers {
 		return g, errTooManyMembers
 	}
 	slices.Sort(g.Members)
 	return g, nil
+}
+
+// parseMembers decodes a group's members: an array of externalIds, or of
+// objects with an "externalId" or "value"; duplicates are dropped.
+func parseMembers(raw json.RawMessage) ([]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var members []any
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return nil, recordErr("members must be an array of externalIds")
+	}
+	var out []string
+	seen := make(map[string]bool, len(members))
+	for _, m := range members {
+		var id string
+		switch x := m.(type) {
+		case string:
+			id = x
+		case map[string]any: // {"externalId": "…"} or {"value": "…"}
+			if s, ok := x["externalId"].(string); ok {
+				id = s
+			} else if s, ok := x["value"].(string); ok {
+				id = s
+			}
+		}
+		if id == "" {
+			return nil, recordErr("members must be an array of non-empty externalIds")
+		}
+		if err := checkExternalID(id); err != nil {
+			return nil, recordErr("member %q: %v", id, err)
+		}
+		if len(id) > MaxGroupExternalIDLen {
+			return nil, recordErr("member externalId longer than %d bytes", MaxGroupExternalIDLen)
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 var errTooManyMembers = errors.New("too many members")

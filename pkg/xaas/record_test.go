@@ -15,7 +15,7 @@ func TestRecordFromJSON(t *testing.T) {
 		want    Record
 		wantErr string
 	}{
-		{name: "seed shape", body: `{"id":"a@example.com","active":true,"first_name":"A","postcode":75001,"email":"a@example.com"}`,
+		{name: "sample items API shape", body: `{"id":"a@example.com","active":true,"first_name":"A","postcode":75001,"email":"a@example.com"}`,
 			want: Record{ExternalID: "a@example.com", Active: true, Attrs: map[string]string{"first_name": "A", "postcode": "75001", "email": "a@example.com"}}},
 		{name: "externalId key, active string", body: `{"externalId":"x","active":"false","n":1.50,"b":true}`,
 			want: Record{ExternalID: "x", Attrs: map[string]string{"n": "1.50", "b": "true"}}},

@@ -66,6 +66,10 @@ type runDoc struct {
 	Total int64 `json:"total"`
 	// Errors counts consecutive steps that failed with a transient error.
 	Errors int `json:"errors,omitempty"`
+	// Panics counts the steps of the run that panicked; the run fails at
+	// Limits.MaxErrors (a step that panics again after a phase succeeded
+	// would otherwise reset Errors forever).
+	Panics int `json:"panics,omitempty"`
 	// Wait says what the run is waiting for, if anything.
 	Wait string `json:"wait,omitempty"`
 }

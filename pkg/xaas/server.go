@@ -8,31 +8,35 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/config"
 	"github.com/scimless/scimless/pkg/reqlog"
 	"github.com/scimless/scimless/pkg/store"
 )
 
-// Prefix is the path under which the XaaS API is served. The seed's
-// /items routes are served beside it.
+// Prefix is the path under which the XaaS API is served. The routes of the
+// sample items API (/items) are served beside it.
 const Prefix = "/xaas/v1"
 
 // Defaults of a Server.
 const (
 	// DefaultMaxBulkBytes is the largest bulk body: Lambda's 6 MB request
 	// payload limit (a Lambda behind API Gateway cannot get more).
-	DefaultMaxBulkBytes = 6 << 20
+	DefaultMaxBulkBytes = config.DefaultXaaSMaxBulkBytes
 	// DefaultRequestTimeout bounds a request below API Gateway's 29 s.
 	DefaultRequestTimeout = 25 * time.Second
 	// DefaultPageSize and MaxPageSize bound list pages.
 	DefaultPageSize = 100
 	MaxPageSize     = 1000
-	// MaxItemsPage bounds GET /items (the seed's flows read every record in
+	// MaxItemsPage bounds GET /items (the how-to's Workflows flows read every record in
 	// one call); more are paged with the X-Next-Cursor header.
 	MaxItemsPage = 10000
 )
@@ -42,10 +46,21 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, header string) (auth.Principal, error)
 }
 
+// Limiter decides whether a tenant's request may be served now (the
+// per-tenant rate limit the SCIM API applies too).
+type Limiter interface {
+	// Allow counts one request of tenant. It reports whether the request
+	// may be served and, when not, how long until one may.
+	Allow(ctx context.Context, tenant string) (ok bool, retryAfter time.Duration)
+}
+
 // Config configures a Server.
 type Config struct {
 	Store *store.Store
 	Auth  Authenticator
+	// Limiter limits each tenant's requests; nil means no limit. A refused
+	// request gets 429 with Retry-After.
+	Limiter Limiter
 	// Engine queues sync runs (POST /xaas/v1/syncs); nil answers 503.
 	Engine *Engine
 	// Logger receives one JSON line per request.
@@ -61,10 +76,11 @@ type Config struct {
 	WriteConcurrency int
 }
 
-// Server serves the XaaS API and the seed's /items API.
+// Server serves the XaaS API and the sample items API's /items routes.
 type Server struct {
 	store    *store.Store
 	auth     Authenticator
+	limiter  Limiter
 	engine   *Engine
 	ingest   *Ingester
 	log      *slog.Logger
@@ -77,7 +93,7 @@ type Server struct {
 
 // NewServer returns a server for cfg.
 func NewServer(cfg Config) *Server {
-	s := &Server{store: cfg.Store, auth: cfg.Auth, engine: cfg.Engine, log: cfg.Logger, now: cfg.Now,
+	s := &Server{store: cfg.Store, auth: cfg.Auth, limiter: cfg.Limiter, engine: cfg.Engine, log: cfg.Logger, now: cfg.Now,
 		timeout: cfg.RequestTimeout, maxBulk: cfg.MaxBulkBytes}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -91,7 +107,7 @@ func NewServer(cfg Config) *Server {
 	if s.maxBulk <= 0 {
 		s.maxBulk = DefaultMaxBulkBytes
 	}
-	s.ingest = NewIngester(cfg.Store, s.now, cfg.WriteConcurrency)
+	s.ingest = NewIngester(cfg.Store, s.log, s.now, cfg.WriteConcurrency)
 	s.bulkPath = Prefix + "/users:bulk"
 	s.mux = s.routes()
 	return s
@@ -108,6 +124,8 @@ type apiError struct {
 	status int
 	detail string
 	extra  map[string]any
+	// retryAfter, when positive, is sent as Retry-After (seconds).
+	retryAfter int
 }
 
 func (e *apiError) Error() string { return e.detail }
@@ -134,6 +152,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		rw.Log(ctx, s.log, r.Method, route(r), principal.Tenant, counts...)
 	}()
+	cleanPath(r)
 	if !Handles(r.URL.Path) {
 		s.writeError(rw, r, errStatus(http.StatusNotFound, "no such endpoint: %s", r.URL.Path))
 		return
@@ -148,6 +167,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	principal = p
+	if s.limiter != nil {
+		if ok, wait := s.limiter.Allow(ctx, p.Tenant); !ok {
+			ae := errStatus(http.StatusTooManyRequests, "too many requests for this tenant; retry after the time in Retry-After")
+			ae.retryAfter = max(1, int(math.Ceil(wait.Seconds())))
+			s.writeError(rw, r, ae)
+			return
+		}
+	}
 	r = r.WithContext(auth.WithPrincipal(ctx, p))
 	if r.Method == http.MethodPost && r.URL.Path == s.bulkPath {
 		rows = &BulkResult{}
@@ -167,6 +194,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(rw, r)
+}
+
+// cleanPath collapses repeated slashes and dot segments and drops a
+// trailing slash, so that "/xaas/v1//users" is served as API Gateway serves
+// it rather than redirected (as http.ServeMux would). Escaped slashes
+// ("%2F" in an externalId) stay escaped.
+func cleanPath(r *http.Request) {
+	esc := r.URL.EscapedPath()
+	c := path.Clean(esc)
+	if c == esc || c == "." {
+		return
+	}
+	u, err := url.ParseRequestURI(c)
+	if err != nil {
+		return
+	}
+	r.URL.Path, r.URL.RawPath = u.Path, u.RawPath
 }
 
 func route(r *http.Request) string {
@@ -258,12 +302,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = errStatus(http.StatusNotFound, "not found")
 	case errors.Is(err, store.ErrTooLarge):
 		ae = errStatus(http.StatusRequestEntityTooLarge, "the record is too large to store")
+	case errors.Is(err, errBusy), errors.Is(err, store.ErrVersion):
+		w.Header().Set("Retry-After", "1")
+		ae = errStatus(http.StatusServiceUnavailable, "%s", errBusy)
 	case errors.Is(err, context.DeadlineExceeded):
 		w.Header().Set("Retry-After", "1")
 		ae = errStatus(http.StatusServiceUnavailable, "the request took too long; retry it")
 	default:
 		s.log.ErrorContext(r.Context(), "server error", "err", errMessage(err), "request_id", reqlog.IDFrom(r.Context()))
 		ae = errStatus(http.StatusInternalServerError, "internal error")
+	}
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
 	body := map[string]any{"status": ae.status, "detail": ae.detail}
 	for k, v := range ae.extra {
@@ -305,6 +355,16 @@ func pageParams(r *http.Request, def, max int) (int, string, error) {
 	return limit, q.Get("cursor"), nil
 }
 
+// pathID returns the externalId in the URL's path segment name: 400 when it
+// is not one (invalid UTF-8, control characters, too long).
+func pathID(r *http.Request, name string) (string, error) {
+	id := r.PathValue(name)
+	if err := checkExternalID(id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
 // --- users ---
 
 func (s *Server) putUser(w http.ResponseWriter, r *http.Request) {
@@ -337,7 +397,12 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	u, err := s.store.GetSourceUser(r.Context(), tenantOf(r), r.PathValue("externalId"))
+	id, err := pathID(r, "externalId")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.store.GetSourceUser(r.Context(), tenantOf(r), id)
 	if err == nil && u.Deleted {
 		err = store.ErrNotFound
 	}
@@ -349,7 +414,11 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
-	if err := s.ingest.Delete(r.Context(), tenantOf(r), r.PathValue("externalId")); err != nil {
+	id, err := pathID(r, "externalId")
+	if err == nil {
+		err = s.ingest.Delete(r.Context(), tenantOf(r), id)
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -368,21 +437,34 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	ctx, tenant := r.Context(), tenantOf(r)
-	var page store.SourceUserPage
-	includeDeleted := false
+	var since time.Time
+	kind := cursorUsers
 	switch {
 	case q.Get("changedSince") != "":
-		since, perr := time.Parse(time.RFC3339Nano, q.Get("changedSince"))
-		if perr != nil {
+		if since, err = time.Parse(time.RFC3339Nano, q.Get("changedSince")); err != nil {
 			s.writeError(w, r, errStatus(http.StatusBadRequest, "changedSince must be an RFC 3339 time"))
 			return
 		}
-		page, err = s.store.SourceUsersChanged(ctx, tenant, since, cursor, limit)
-		includeDeleted = true
+		kind = cursorChanged
 	case q.Get("failed") == "true":
-		page, err = s.store.FailedSourceUsers(ctx, tenant, cursor, limit)
+		kind = cursorFailed
+	case q.Has("failed") && q.Get("failed") != "false":
+		s.writeError(w, r, errStatus(http.StatusBadRequest, "failed must be true or false"))
+		return
+	}
+	after, err := decodeCursor(kind, tenant, cursor)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var page store.SourceUserPage
+	switch kind {
+	case cursorChanged:
+		page, err = s.store.SourceUsersChanged(ctx, tenant, since, after, limit)
+	case cursorFailed:
+		page, err = s.store.FailedSourceUsers(ctx, tenant, after, limit)
 	default:
-		page, err = s.store.ListSourceUsers(ctx, tenant, cursor, limit)
+		page, err = s.store.ListSourceUsers(ctx, tenant, after, limit)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -390,14 +472,14 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	users := make([]map[string]any, 0, len(page.Users))
 	for _, u := range page.Users {
-		if u.Deleted && !includeDeleted {
+		if u.Deleted && kind != cursorChanged {
 			continue
 		}
 		users = append(users, userJSON(u))
 	}
 	out := map[string]any{"users": users}
 	if page.Next != "" {
-		out["next"] = page.Next
+		out["next"] = encodeCursor(kind, tenant, page.Next)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -474,7 +556,12 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
-	g, err := s.store.GetSourceGroup(r.Context(), tenantOf(r), r.PathValue("externalId"))
+	id, err := pathID(r, "externalId")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	g, err := s.store.GetSourceGroup(r.Context(), tenantOf(r), id)
 	if err == nil && g.Deleted {
 		err = store.ErrNotFound
 	}
@@ -486,7 +573,11 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	if err := s.ingest.DeleteGroup(r.Context(), tenantOf(r), r.PathValue("externalId")); err != nil {
+	id, err := pathID(r, "externalId")
+	if err == nil {
+		err = s.ingest.DeleteGroup(r.Context(), tenantOf(r), id)
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -499,7 +590,12 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := s.store.ListSourceGroups(r.Context(), tenantOf(r), cursor, limit)
+	after, err := decodeCursor(cursorGroups, tenantOf(r), cursor)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := s.store.ListSourceGroups(r.Context(), tenantOf(r), after, limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -512,7 +608,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{"groups": groups}
 	if page.Next != "" {
-		out["next"] = page.Next
+		out["next"] = encodeCursor(cursorGroups, tenantOf(r), page.Next)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -577,7 +673,12 @@ func (s *Server) listSyncs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	runs, err := ListRuns(r.Context(), s.store, tenantOf(r), cursor, limit)
+	before, err := decodeCursor(cursorSyncs, tenantOf(r), cursor)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	runs, err := ListRuns(r.Context(), s.store, tenantOf(r), before, limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -588,18 +689,23 @@ func (s *Server) listSyncs(w http.ResponseWriter, r *http.Request) {
 	}
 	body := map[string]any{"syncs": out}
 	if len(runs) == limit {
-		body["next"] = runs[len(runs)-1].Status.ID
+		body["next"] = encodeCursor(cursorSyncs, tenantOf(r), runs[len(runs)-1].Status.ID)
 	}
 	writeJSON(w, http.StatusOK, body)
 }
 
-// --- the seed's /items ---
+// --- the sample items API's /items ---
 
-// listItems answers every record in the seed's shape, as a JSON array (what
-// the seed's flows read). Past MaxItemsPage records (or ?limit=) the
+// listItems answers every record in the sample items API's shape, as a JSON array (what
+// the how-to's Workflows flows read). Past MaxItemsPage records (or ?limit=) the
 // X-Next-Cursor header gives the cursor of the rest (?cursor=).
 func (s *Server) listItems(w http.ResponseWriter, r *http.Request) {
-	limit, cursor, err := pageParams(r, MaxItemsPage, MaxItemsPage)
+	limit, raw, err := pageParams(r, MaxItemsPage, MaxItemsPage)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cursor, err := decodeCursor(cursorItems, tenantOf(r), raw)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -622,13 +728,18 @@ func (s *Server) listItems(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if cursor != "" {
-		w.Header().Set("X-Next-Cursor", cursor)
+		w.Header().Set("X-Next-Cursor", encodeCursor(cursorItems, tenantOf(r), cursor))
 	}
 	writeJSON(w, http.StatusOK, items)
 }
 
 func (s *Server) getItem(w http.ResponseWriter, r *http.Request) {
-	u, err := s.store.GetSourceUser(r.Context(), tenantOf(r), r.PathValue("id"))
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.store.GetSourceUser(r.Context(), tenantOf(r), id)
 	if err == nil && u.Deleted {
 		err = store.ErrNotFound
 	}
@@ -639,8 +750,8 @@ func (s *Server) getItem(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, itemJSON(u))
 }
 
-// putItem stores a record of the seed's shape; the body's "id" is the key
-// (400 without it). It answers like the seed's API ("Put item {id}").
+// putItem stores a record of the sample items API's shape; the body's "id" is the key
+// (400 without it). It answers like the sample items API ("Put item {id}").
 func (s *Server) putItem(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(w, r, MaxRecordBytes)
 	if err != nil {
@@ -662,8 +773,11 @@ func (s *Server) putItem(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteItem(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if err := s.ingest.Delete(r.Context(), tenantOf(r), id); err != nil {
+	id, err := pathID(r, "id")
+	if err == nil {
+		err = s.ingest.Delete(r.Context(), tenantOf(r), id)
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -16,9 +16,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
@@ -26,57 +24,6 @@ import (
 	"github.com/scimless/scimless/pkg/xaas/okta"
 	"github.com/scimless/scimless/pkg/xaas/oktafake"
 )
-
-func TestLambdaHandler(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
-	handler := LambdaHandler(h.srv, h.engine)
-	ctx := context.Background()
-	api := `{"version":"2.0","routeKey":"ANY /xaas/v1/{proxy+}","rawPath":"/xaas/v1/users","rawQueryString":"",
-		"headers":{"authorization":"Bearer ` + testToken + `"},"requestContext":{"http":{"method":"GET","path":"/xaas/v1/users"},"requestId":"rid-1"},"isBase64Encoded":false}`
-	out, err := handler(ctx, json.RawMessage(api))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, ok := out.(events.APIGatewayV2HTTPResponse)
-	if !ok || resp.StatusCode != 200 || !strings.Contains(resp.Body, `"users":[]`) {
-		t.Fatalf("API event: %T %+v", out, out)
-	}
-	sched := `{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012",
-		"time":"2025-11-24T16:05:00Z","region":"eu-west-1","resources":[],"detail":{}}`
-	out, err = handler(ctx, json.RawMessage(sched))
-	if _, ok := out.(TickReport); err != nil || !ok {
-		t.Fatalf("scheduled event: %T %v", out, err)
-	}
-	for _, bad := range []string{`{"detail-type":"Something Else"}`, `[]`, `{"routeKey":"GET /x"}`} {
-		if _, err := handler(ctx, json.RawMessage(bad)); err == nil {
-			t.Errorf("%s: no error", bad)
-		}
-	}
-}
-
-func TestFunctionConfigFromEnv(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	c, err := FunctionConfigFromEnv(env(nil))
-	if err != nil || c.Interval != 15*time.Minute || c.Debounce != 2*time.Minute || c.MaxBulkBytes != DefaultMaxBulkBytes {
-		t.Errorf("defaults %+v %v", c, err)
-	}
-	c, err = FunctionConfigFromEnv(env(map[string]string{EnvInterval: "0", EnvDebounce: "30s", EnvMaxBulkBytes: "1000"}))
-	if err != nil || c.Interval != 0 || c.Debounce != 30*time.Second || c.MaxBulkBytes != 1000 {
-		t.Errorf("set %+v %v", c, err)
-	}
-	if c.MetricDimensions != nil {
-		t.Errorf("dimensions %v off Lambda, want none", c.MetricDimensions)
-	}
-	c, err = FunctionConfigFromEnv(env(map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "Scimless-prod-XaasFunction"}))
-	if err != nil || c.MetricDimensions["FunctionName"] != "Scimless-prod-XaasFunction" || len(c.MetricDimensions) != 1 {
-		t.Errorf("on Lambda: dimensions %v %v, want FunctionName", c.MetricDimensions, err)
-	}
-	for _, bad := range []map[string]string{{EnvInterval: "soon"}, {EnvDebounce: "-1s"}, {EnvMaxBulkBytes: "big"}} {
-		if _, err := FunctionConfigFromEnv(env(bad)); err == nil {
-			t.Errorf("%v: no error", bad)
-		}
-	}
-}
 
 func TestSecrets(t *testing.T) {
 	ctx := context.Background()
