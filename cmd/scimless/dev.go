@@ -102,6 +102,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "scimless dev: serving on %s\n", engine)
 	// Counts are per tenant: the APIs given this limiter share a tenant's budget.
 	limiter := ratelimit.New(ratelimit.Config{Store: db.Store, Default: *rateLimit, Logger: logger})
+	xo.limiter = limiter
 	xh, stopXaaS, err := startXaaSDev(ctx, xo, db.Store, logger, stdout)
 	if err != nil {
 		return err

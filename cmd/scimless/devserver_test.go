@@ -218,6 +218,12 @@ func TestDevRateLimit(t *testing.T) {
 	if refused == 0 {
 		t.Error("no request refused")
 	}
+	// The XaaS API shares the tenant's budget, which the SCIM requests above
+	// have used up for this window: its refusal is in the XaaS error shape.
+	resp, b := raw(t, d.host, "GET /xaas/v1/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abc12345xyz\r\n\r\n")
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), `"status":429`) {
+		t.Errorf("XaaS request: status %d, Retry-After %q, body %s; want 429 with Retry-After in the XaaS shape", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
 }
 
 // testDevServer serves a SCIM server and, for the XaaS bulk path, a handler

@@ -398,7 +398,10 @@ type xaasDevOptions struct {
 	sessionGap     time.Duration
 	importDelay    time.Duration
 	tick           time.Duration
-	maxBulk        int64
+	// limiter limits each tenant's XaaS requests (nil: no limit); the SCIM
+	// handler shares it, so a tenant's budget covers both APIs.
+	limiter xaas.Limiter
+	maxBulk int64
 }
 
 // xaasDevFlags registers the XaaS flags of `scimless dev` on fs.
@@ -485,7 +488,7 @@ func startXaaSDev(ctx context.Context, o *xaasDevOptions, st *store.Store, logge
 	safe.Go(lctx, logger, "XaaS scheduler loop", func(ctx context.Context) { defer close(done); engine.Loop(ctx, o.tick) })
 	stops = append(stops, func() { cancel(); <-done })
 	h := xaas.NewServer(xaas.Config{Store: st, Auth: auth.NewAuthenticator(st, 0), Engine: engine, Logger: logger,
-		RequestTimeout: -1, MaxBulkBytes: o.maxBulk})
+		RequestTimeout: -1, MaxBulkBytes: o.maxBulk, Limiter: o.limiter})
 	return h, stop, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/scimless/scimless/pkg/auth"
 	"github.com/scimless/scimless/pkg/config"
 	"github.com/scimless/scimless/pkg/lambdaevent"
+	"github.com/scimless/scimless/pkg/ratelimit"
 	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/xaas"
 	"github.com/scimless/scimless/pkg/xaas/okta"
@@ -69,6 +70,7 @@ func run() error {
 		Engine:       engine,
 		Logger:       logger,
 		MaxBulkBytes: xcfg.MaxBulkBytes,
+		Limiter:      ratelimit.New(ratelimit.Config{Store: st, Logger: logger}),
 	})
 	lambda.Start(lambdaevent.Handler(srv, func(ctx context.Context) (any, error) { return engine.Tick(ctx) }))
 	return nil

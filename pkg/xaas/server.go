@@ -291,6 +291,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ae):
+	case errors.Is(err, auth.ErrThrottled): // wraps ErrUnauthorized: check first
+		ae = errStatus(http.StatusTooManyRequests, "too many requests with an unknown token from this client; retry after the time in Retry-After")
+		ae.retryAfter = 1
+		if te, ok := errors.AsType[*auth.ThrottledError](err); ok {
+			ae.retryAfter = max(1, int(math.Ceil(te.RetryAfter.Seconds())))
+		}
 	case errors.Is(err, auth.ErrUnauthorized):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scimless"`)
 		ae = errStatus(http.StatusUnauthorized, "a valid bearer token is required")
