@@ -14,7 +14,7 @@ import (
 // benchmarks include the DynamoDB round trip to the embedded engine over
 // loopback HTTP; BenchmarkStoreGetUser measures that round trip alone and
 // BenchmarkRenderUser the handler's own work for GET /Users/{id} without it
-// (issue 3's target: ≤ 50 µs and ≤ 100 allocations per GET by id excluding
+// (the target: ≤ 50 µs and ≤ 100 allocations per GET by id excluding
 // the store).
 
 // benchUser is a realistic provisioned user: Okta's create body plus Entra's

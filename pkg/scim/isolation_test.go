@@ -23,7 +23,7 @@ import (
 	"github.com/scimless/scimless/pkg/table"
 )
 
-// Tenant isolation (issue 5, item 3): two tenants with the same userName,
+// Tenant isolation: two tenants with the same userName,
 // group displayName and externalIds; tenant B aims every SCIM endpoint at
 // tenant A's resources by their real ids and must neither see nor touch
 // them. Every request is bracketed by a scan of the whole table, so any item
@@ -448,7 +448,7 @@ type isoCase struct {
 	after func() // bookkeeping once the request succeeded (before check)
 }
 
-// TestIsolationEveryEndpoint is the isolation test of issue 5 item 3.
+// TestIsolationEveryEndpoint aims every endpoint of one tenant at another's resources.
 func TestIsolationEveryEndpoint(t *testing.T) {
 	start := time.Now()
 	e := newIsoEnv(t)

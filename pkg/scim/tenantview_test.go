@@ -24,7 +24,7 @@ const acmeSchemas = `[{"id":"` + acmeURN + `","name":"AcmeUser","description":"A
   {"name":"costCenterCode","type":"string","multiValued":false,"required":false,"caseExact":true,"mutability":"readWrite","returned":"default","uniqueness":"none"},
   {"name":"isContractor","type":"boolean","multiValued":false,"required":false,"caseExact":false,"mutability":"readWrite","returned":"default","uniqueness":"none"}]}]`
 
-// TestTenantExtensionsAndPasswordSync covers issue 5's per-tenant schema
+// TestTenantExtensionsAndPasswordSync covers per-tenant schema
 // extensions, pass-through of unknown extensions and password sync.
 func TestTenantExtensionsAndPasswordSync(t *testing.T) {
 	env := storetest.New(t)
