@@ -23,6 +23,8 @@ commands:
   audit    list a tenant's writes (audit TENANT [-since 24h] [-limit 100])
   xaas     Okta Anything-as-a-Source: a tenant's Okta org, profile mapping,
            syncs and their status (xaas config|mapping|sync|status)
+  selftest check a deployment with the requests Okta and Entra ID send
+           (selftest -url BASE -token T [-flows …] [-json] [-keep] [-load C -duration D])
 
 tenant, token, schema, audit and xaas work on a table: -table NAME (default "scimless"),
 -region REGION, -dynamodb-endpoint URL (a local endpoint; without it AWS with
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runSchema(ctx, args[1:], stdout, stderr)
 	case "xaas":
 		err = runXaaS(ctx, args[1:], stdout, stderr)
+	case "selftest":
+		err = runSelftest(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

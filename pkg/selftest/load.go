@@ -1,0 +1,750 @@
+package selftest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+)
+
+// LoadConfig configures a load run: many clients sending the realistic mix
+// of Okta's and Entra's requests.
+type LoadConfig struct {
+	BaseURL string
+	// Token is the bearer token; never printed.
+	Token string
+	// Clients is how many clients send requests at once.
+	Clients int
+	// Duration is how long they send.
+	Duration time.Duration
+	// HTTPClient sends the requests; nil uses one with a 90 s timeout.
+	HTTPClient *http.Client
+	// Retry is how 429 and 503 are retried; zero uses DefaultRetry.
+	Retry RetryPolicy
+	// Prefix starts every name the load creates; empty makes one.
+	Prefix string
+	// Groups is how many groups every client adds its users to (default 4).
+	Groups int
+	// MaxUsers is how many live users one client keeps at most (default 40).
+	MaxUsers int
+	// Keep leaves what the load created in place.
+	Keep bool
+	// Seed makes the mix reproducible; 0 picks one.
+	Seed uint64
+}
+
+// LoadReport is the outcome of a load run.
+type LoadReport struct {
+	BaseURL    string        `json:"baseUrl"`
+	Prefix     string        `json:"prefix"`
+	Clients    int           `json:"clients"`
+	Seed       uint64        `json:"seed"`
+	Elapsed    time.Duration `json:"-"`
+	ElapsedSec float64       `json:"elapsedSec"`
+	Requests   int           `json:"requests"`
+	PerSec     float64       `json:"reqPerSec"`
+	Ops        []OpReport    `json:"ops"`
+	// ServerErrors counts final 5xx answers (after Retry-After retries).
+	ServerErrors int `json:"serverErrors"`
+	// Unexpected counts answers the operation never gets from a correct
+	// server, e.g. 412 to a write without If-Match.
+	Unexpected int `json:"unexpected"`
+	// NoAnswer counts requests that got no HTTP answer.
+	NoAnswer int `json:"noAnswer"`
+	// Model is the check of the final state against every acknowledged write.
+	Model ModelReport `json:"model"`
+	// Checks are further checks of the final state (the soak adds the
+	// table's orphan items).
+	Checks  []Check `json:"checks,omitempty"`
+	Cleanup string  `json:"cleanup"`
+	Passed  bool    `json:"passed"`
+}
+
+// Check is one named check of the final state.
+type Check struct {
+	Name     string   `json:"name"`
+	Failures int      `json:"failures"`
+	Examples []string `json:"examples,omitempty"`
+	Detail   string   `json:"detail,omitempty"`
+}
+
+// ModelReport compares the final state with the acknowledged writes.
+type ModelReport struct {
+	Users       int `json:"users"`
+	Groups      int `json:"groups"`
+	Memberships int `json:"memberships"`
+	// Uncertain are resources a write of unknown outcome touched (no
+	// answer, or a 5xx): they are left out of the comparison.
+	Uncertain int `json:"uncertain"`
+	// Lost are acknowledged writes the final state lacks.
+	Lost int `json:"lost"`
+	// Phantom are changes in the final state that no acknowledged write made.
+	Phantom  int      `json:"phantom"`
+	Examples []string `json:"examples,omitempty"`
+}
+
+func (m *ModelReport) lost(format string, args ...any) {
+	m.Lost++
+	m.example("lost: "+format, args...)
+}
+
+func (m *ModelReport) phantom(format string, args ...any) {
+	m.Phantom++
+	m.example("phantom: "+format, args...)
+}
+
+func (m *ModelReport) example(format string, args ...any) {
+	if len(m.Examples) < 10 {
+		m.Examples = append(m.Examples, fmt.Sprintf(format, args...))
+	}
+}
+
+// AddCheck appends a check and updates the verdict.
+func (r *LoadReport) AddCheck(c Check) {
+	r.Checks = append(r.Checks, c)
+	if c.Failures > 0 {
+		r.Passed = false
+	}
+}
+
+// loadUser is the model of one user a client owns.
+type loadUser struct {
+	id, userName   string
+	given, family  string
+	active         bool
+	deleted        bool
+	uncertain      bool
+	groups         map[int]bool // shared groups it is a member of
+	uncertainGroup map[int]bool // memberships with an unknown outcome
+}
+
+// loadRun is one load run.
+type loadRun struct {
+	cfg    LoadConfig
+	c      *client
+	prefix string
+	stats  map[string]*opStats
+	groups []string // the shared groups' ids
+
+	mu        sync.Mutex
+	clients   [][]*loadUser
+	attempted map[string]bool // every userName a create was sent for
+	churn     churnGroups
+}
+
+// churnGroups are groups created and deleted during the load while other
+// clients add members to them: Okta deleting a pushed group while
+// memberships are pushed.
+type churnGroups struct {
+	current string
+	state   map[string]string // id → "live", "deleted" or "uncertain"
+}
+
+// mixEntry is one operation of the load's mix with its weight.
+type mixEntry struct {
+	op     string
+	weight int
+}
+
+// loadMix returns the operations of the mix and their weights: roughly what
+// Okta and Entra send to a directory in steady use.
+func loadMix() []mixEntry {
+	return []mixEntry{
+		{"okta.create", 14}, {"okta.get", 18}, {"okta.put", 8}, {"okta.patch.active", 10},
+		{"entra.patch", 8}, {"entra.filter", 6}, {"okta.import.page", 4}, {"okta.member.add", 12},
+		{"member.remove", 8}, {"entra.delete", 4}, {"entra.group.get", 4}, {"group.churn", 4},
+	}
+}
+
+// Load runs the mix with cfg.Clients clients for cfg.Duration, then checks
+// the final state against a model of every acknowledged write and removes
+// what it created.
+func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
+	base, err := normalizeBase(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Token == "" {
+		return nil, fmt.Errorf("no token")
+	}
+	if cfg.Clients <= 0 || cfg.Duration <= 0 {
+		return nil, fmt.Errorf("-load needs clients > 0 and -duration > 0")
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients + 4}}
+	}
+	if cfg.Retry.Attempts == 0 {
+		cfg.Retry = DefaultRetry()
+	}
+	if cfg.Groups <= 0 {
+		cfg.Groups = 4
+	}
+	if cfg.MaxUsers <= 0 {
+		cfg.MaxUsers = 40
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = NewPrefix()
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = rand.Uint64()
+	}
+	lr := &loadRun{cfg: cfg, prefix: cfg.Prefix, c: &client{base: base, token: cfg.Token, hc: cfg.HTTPClient, retry: cfg.Retry},
+		stats: map[string]*opStats{}, attempted: map[string]bool{}, churn: churnGroups{state: map[string]string{}}}
+	for _, m := range loadMix() {
+		lr.stats[m.op] = &opStats{}
+	}
+	lr.stats["setup"] = &opStats{}
+	rep := &LoadReport{BaseURL: base, Prefix: cfg.Prefix, Clients: cfg.Clients, Seed: cfg.Seed}
+
+	for i := 0; i < cfg.Groups; i++ {
+		resp, err := lr.send(ctx, "setup", request{Method: "POST", Path: "/Groups", Dialect: Okta,
+			Body: map[string]any{"schemas": []string{groupSchema}, "displayName": fmt.Sprintf("%s-load-%d", cfg.Prefix, i), "members": []any{}}})
+		if err != nil || resp.Status != http.StatusCreated {
+			lr.cleanup(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("create the load's groups: %v", describe(resp, err))
+		}
+		o, err := decodeObject(resp.Body)
+		if err != nil || o.str("id") == "" {
+			return nil, fmt.Errorf("create the load's groups: no id in the answer")
+		}
+		lr.groups = append(lr.groups, o.str("id"))
+	}
+
+	lr.clients = make([][]*loadUser, cfg.Clients)
+	start := time.Now()
+	lctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	var wg sync.WaitGroup
+	panics := make(chan string, cfg.Clients)
+	for i := 0; i < cfg.Clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					panics <- fmt.Sprint(p)
+				}
+			}()
+			lr.client(lctx, ctx, i, rand.New(rand.NewPCG(cfg.Seed, uint64(i))))
+		}()
+	}
+	wg.Wait()
+	cancel()
+	rep.Elapsed = time.Since(start)
+	rep.ElapsedSec = rep.Elapsed.Seconds()
+	close(panics)
+	for p := range panics {
+		rep.Model.example("internal error in a client: %s", p)
+		rep.Unexpected++
+	}
+
+	for _, m := range loadMix() {
+		or := lr.stats[m.op].report(m.op, rep.Elapsed)
+		rep.Ops = append(rep.Ops, or)
+		rep.Requests += or.Requests
+		rep.NoAnswer += or.Errors
+		for code, n := range or.Statuses {
+			switch {
+			case code >= 500:
+				rep.ServerErrors += n
+			case !expected(m.op, code):
+				rep.Unexpected += n
+			}
+		}
+	}
+	rep.PerSec = float64(rep.Requests) / rep.Elapsed.Seconds()
+
+	vctx := context.WithoutCancel(ctx)
+	lr.verify(vctx, &rep.Model)
+	rep.Passed = rep.ServerErrors == 0 && rep.Unexpected == 0 && rep.NoAnswer == 0 && rep.Model.Lost == 0 && rep.Model.Phantom == 0
+	if !cfg.Keep {
+		rep.Cleanup = lr.cleanup(vctx)
+	} else {
+		rep.Cleanup = "kept everything (-keep); names start with " + cfg.Prefix
+	}
+	return rep, nil
+}
+
+// expected reports whether a correct server may answer op with status.
+func expected(op string, status int) bool {
+	switch {
+	case status == http.StatusOK:
+		return op != "okta.create"
+	case status == http.StatusCreated:
+		return op == "okta.create" || op == "group.churn"
+	case status == http.StatusNoContent:
+		return op != "okta.create" && op != "okta.get" && op != "entra.filter" && op != "okta.import.page" && op != "entra.group.get"
+	case status == http.StatusNotFound:
+		// A churn group may be deleted by another client meanwhile.
+		return op == "group.churn"
+	}
+	return false
+}
+
+func describe(resp *response, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("status %d: %s", resp.Status, scimErrorDetail(resp.Body))
+}
+
+// send sends a request and counts it under op.
+func (lr *loadRun) send(ctx context.Context, op string, req request) (*response, error) {
+	resp, err := lr.c.do(ctx, req)
+	lr.stats[op].add(resp, err)
+	return resp, err
+}
+
+// client runs one client's loop until lctx ends. Requests in flight finish
+// under ctx, so every write's outcome is known to the model.
+func (lr *loadRun) client(lctx, ctx context.Context, idx int, rng *rand.Rand) {
+	mix := loadMix()
+	total := 0
+	for _, m := range mix {
+		total += m.weight
+	}
+	var users []*loadUser
+	defer func() {
+		lr.mu.Lock()
+		lr.clients[idx] = users
+		lr.mu.Unlock()
+	}()
+	n := 0
+	for lctx.Err() == nil {
+		pick := rng.IntN(total)
+		op := "okta.get"
+		for _, m := range mix {
+			if pick < m.weight {
+				op = m.op
+				break
+			}
+			pick -= m.weight
+		}
+		live := liveUsers(users)
+		if op != "okta.create" && op != "entra.filter" && op != "okta.import.page" && op != "entra.group.get" && op != "group.churn" && len(live) == 0 {
+			op = "okta.create"
+		}
+		if op == "okta.create" && len(live) >= lr.cfg.MaxUsers {
+			op = "okta.get"
+		}
+		var u *loadUser
+		if len(live) > 0 {
+			u = live[rng.IntN(len(live))]
+		}
+		switch op {
+		case "okta.create":
+			n++
+			if nu := lr.create(ctx, idx, n); nu != nil {
+				users = append(users, nu)
+			}
+		case "okta.get":
+			lr.send(ctx, op, request{Method: "GET", Path: "/Users/" + url.PathEscape(u.id), Dialect: Okta})
+		case "okta.put":
+			lr.put(ctx, u, rng)
+		case "okta.patch.active":
+			active := !u.active
+			lr.write(ctx, op, u, request{Method: "PATCH", Path: "/Users/" + url.PathEscape(u.id), Dialect: Okta,
+				Body: patchOp(op_("replace", "", map[string]any{"active": active}))}, func() { u.active = active })
+		case "entra.patch":
+			family := fmt.Sprintf("F%d", rng.IntN(1e6))
+			active := rng.IntN(4) > 0
+			lr.write(ctx, op, u, request{Method: "PATCH", Path: "/Users/" + url.PathEscape(u.id), Dialect: Entra,
+				Body: patchOp(op_("Replace", "name.familyName", family), op_("Replace", "active", strings.ToUpper(fmt.Sprint(active)[:1])+fmt.Sprint(active)[1:]))},
+				func() { u.family, u.active = family, active })
+		case "entra.filter":
+			lr.send(ctx, op, request{Method: "GET", Path: "/Users?" + filterQuery("userName", randomGUID()), Dialect: Entra})
+		case "okta.import.page":
+			lr.send(ctx, op, request{Method: "GET", Path: fmt.Sprintf("/Users?startIndex=%d&count=100", 1+100*rng.IntN(3)), Dialect: Okta})
+		case "okta.member.add":
+			g := rng.IntN(len(lr.groups))
+			lr.member(ctx, op, u, g, true, request{Method: "PATCH", Path: "/Groups/" + url.PathEscape(lr.groups[g]), Dialect: Okta,
+				Body: patchOp(op_("add", "members", []any{map[string]any{"value": u.id, "display": u.userName}}))})
+		case "member.remove":
+			g := rng.IntN(len(lr.groups))
+			body := patchOp(op_("remove", `members[value eq "`+u.id+`"]`, nil))
+			d := Okta
+			if rng.IntN(2) == 0 {
+				body, d = patchOp(op_("Remove", "members", []any{map[string]any{"value": u.id}})), Entra
+			}
+			lr.member(ctx, op, u, g, false, request{Method: "PATCH", Path: "/Groups/" + url.PathEscape(lr.groups[g]), Dialect: d, Body: body})
+		case "entra.delete":
+			lr.write(ctx, op, u, request{Method: "DELETE", Path: "/Users/" + url.PathEscape(u.id), Dialect: Entra}, func() { u.deleted = true })
+		case "entra.group.get":
+			g := rng.IntN(len(lr.groups))
+			lr.send(ctx, op, request{Method: "GET", Path: "/Groups/" + url.PathEscape(lr.groups[g]) + "?excludedAttributes=members", Dialect: Entra})
+		case "group.churn":
+			lr.churnStep(ctx, u, rng)
+		}
+	}
+}
+
+// op_ is op for the load's bodies (op is a common variable name there).
+func op_(name, path string, value any) map[string]any { return op(name, path, value) }
+
+func liveUsers(users []*loadUser) []*loadUser {
+	var out []*loadUser
+	for _, u := range users {
+		if !u.deleted && !u.uncertain {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// create is Okta's lookup and create of a new user.
+func (lr *loadRun) create(ctx context.Context, idx, n int) *loadUser {
+	name := fmt.Sprintf("%s-load-%d-%d@example.com", lr.prefix, idx, n)
+	lr.send(ctx, "okta.create", request{Method: "GET", Path: "/Users?" + filterQuery("userName", name) + "&startIndex=1&count=100", Dialect: Okta})
+	lr.mu.Lock()
+	lr.attempted[strings.ToLower(name)] = true
+	lr.mu.Unlock()
+	body := oktaUser(name, "Load", fmt.Sprint(n))
+	resp, err := lr.send(ctx, "okta.create", request{Method: "POST", Path: "/Users", Body: body, Dialect: Okta})
+	if err != nil || resp.Status != http.StatusCreated {
+		return nil // unknown outcomes show up as phantoms unless uncertain; see verify
+	}
+	o, err := decodeObject(resp.Body)
+	if err != nil || o.str("id") == "" {
+		return nil
+	}
+	return &loadUser{id: o.str("id"), userName: name, given: "Load", family: fmt.Sprint(n), active: true,
+		groups: map[int]bool{}, uncertainGroup: map[int]bool{}}
+}
+
+// put is Okta's profile update: GET, then PUT of the whole object.
+func (lr *loadRun) put(ctx context.Context, u *loadUser, rng *rand.Rand) {
+	resp, err := lr.send(ctx, "okta.put", request{Method: "GET", Path: "/Users/" + url.PathEscape(u.id), Dialect: Okta})
+	if err != nil || resp.Status != http.StatusOK {
+		return
+	}
+	o, err := decodeObject(resp.Body)
+	if err != nil {
+		return
+	}
+	given := fmt.Sprintf("G%d", rng.IntN(1e6))
+	name, _ := o["name"].(map[string]any)
+	if name == nil {
+		name = map[string]any{}
+	}
+	name["givenName"] = given
+	o["name"] = name
+	// Okta sends back what it read: the model's family name and active
+	// state may differ from the read if the server lost a write; the
+	// PUT carries what Okta believes, the model's values.
+	name["familyName"] = u.family
+	o["active"] = u.active
+	lr.write(ctx, "okta.put", u, request{Method: "PUT", Path: "/Users/" + url.PathEscape(u.id), Body: map[string]any(o), Dialect: Okta},
+		func() { u.given = given })
+}
+
+// write sends a write of user u and applies it to the model when
+// acknowledged. A write of unknown outcome makes the user uncertain.
+func (lr *loadRun) write(ctx context.Context, op string, u *loadUser, req request, apply func()) {
+	resp, err := lr.send(ctx, op, req)
+	switch {
+	case err != nil || resp.Status >= 500 || resp.Status == http.StatusTooManyRequests:
+		u.uncertain = true
+	case resp.Status < 300:
+		apply()
+	}
+}
+
+// member adds or removes u in shared group g.
+func (lr *loadRun) member(ctx context.Context, op string, u *loadUser, g int, add bool, req request) {
+	resp, err := lr.send(ctx, op, req)
+	switch {
+	case err != nil || resp.Status >= 500 || resp.Status == http.StatusTooManyRequests:
+		u.uncertainGroup[g] = true
+	case resp.Status < 300:
+		u.groups[g] = add
+	}
+}
+
+// churnStep creates the churn group, deletes it, or adds u to it, while
+// other clients do the same.
+func (lr *loadRun) churnStep(ctx context.Context, u *loadUser, rng *rand.Rand) {
+	lr.mu.Lock()
+	gid := lr.churn.current
+	lr.mu.Unlock()
+	switch {
+	case gid == "":
+		resp, err := lr.send(ctx, "group.churn", request{Method: "POST", Path: "/Groups", Dialect: Okta,
+			Body: map[string]any{"schemas": []string{groupSchema}, "displayName": fmt.Sprintf("%s-churn-%s", lr.prefix, randomHex(4)), "members": []any{}}})
+		if err != nil || resp.Status != http.StatusCreated {
+			return
+		}
+		o, _ := decodeObject(resp.Body)
+		lr.mu.Lock()
+		lr.churn.state[o.str("id")] = "live"
+		if lr.churn.current == "" {
+			lr.churn.current = o.str("id")
+		}
+		lr.mu.Unlock()
+	case rng.IntN(4) == 0 || u == nil:
+		lr.mu.Lock()
+		if lr.churn.current == gid {
+			lr.churn.current = ""
+		}
+		lr.mu.Unlock()
+		resp, err := lr.send(ctx, "group.churn", request{Method: "DELETE", Path: "/Groups/" + url.PathEscape(gid), Dialect: Okta})
+		lr.mu.Lock()
+		switch {
+		case err != nil || resp.Status >= 500:
+			lr.churn.state[gid] = "uncertain"
+		case resp.Status < 300:
+			lr.churn.state[gid] = "deleted"
+		}
+		lr.mu.Unlock()
+	default:
+		lr.send(ctx, "group.churn", request{Method: "PATCH", Path: "/Groups/" + url.PathEscape(gid), Dialect: Okta,
+			Body: patchOp(op_("add", "members", []any{map[string]any{"value": u.id, "display": u.userName}}))})
+	}
+}
+
+// verify compares the final state with the model.
+func (lr *loadRun) verify(ctx context.Context, m *ModelReport) {
+	byID := map[string]*loadUser{}
+	var all []*loadUser
+	for _, users := range lr.clients {
+		all = append(all, users...)
+	}
+	for _, u := range all {
+		byID[u.id] = u
+		if u.uncertain {
+			m.Uncertain++
+		}
+	}
+	m.Users = len(all)
+	m.Groups = len(lr.groups)
+	// Every user as the model has it.
+	for _, u := range all {
+		if u.uncertain {
+			continue
+		}
+		resp, err := lr.c.do(ctx, request{Method: "GET", Path: "/Users/" + url.PathEscape(u.id), Dialect: Okta})
+		if err != nil {
+			m.lost("user %s: %v", u.id, err)
+			continue
+		}
+		if u.deleted {
+			if resp.Status != http.StatusNotFound {
+				m.phantom("user %s deleted (204) but GET answers %d", u.id, resp.Status)
+			}
+			continue
+		}
+		if resp.Status != http.StatusOK {
+			m.lost("user %s: GET answers %d", u.id, resp.Status)
+			continue
+		}
+		o, err := decodeObject(resp.Body)
+		if err != nil {
+			m.lost("user %s: %v", u.id, err)
+			continue
+		}
+		a, _ := o.boolean("active")
+		if o.str("name.givenName") != u.given || o.str("name.familyName") != u.family || a != u.active {
+			m.lost("user %s: (givenName, familyName, active) = (%q, %q, %v), acknowledged (%q, %q, %v)",
+				u.id, o.str("name.givenName"), o.str("name.familyName"), a, u.given, u.family, u.active)
+		}
+	}
+	// Memberships of the shared groups.
+	for g, gid := range lr.groups {
+		resp, err := lr.c.do(ctx, request{Method: "GET", Path: "/Groups/" + url.PathEscape(gid), Dialect: Okta})
+		if err != nil || resp.Status != http.StatusOK {
+			m.lost("group %s: %s", gid, describe(resp, err))
+			continue
+		}
+		o, err := decodeObject(resp.Body)
+		if err != nil {
+			m.lost("group %s: %v", gid, err)
+			continue
+		}
+		members := map[string]bool{}
+		for _, id := range o.memberIDs("members") {
+			members[id] = true
+		}
+		for _, u := range all {
+			if u.uncertain || u.uncertainGroup[g] {
+				continue
+			}
+			want := u.groups[g] && !u.deleted
+			if want {
+				m.Memberships++
+			}
+			switch {
+			case want && !members[u.id]:
+				m.lost("member %s of group %s acknowledged but missing", u.id, gid)
+			case !want && members[u.id]:
+				m.phantom("user %s is a member of group %s, but its add was refused or it was removed or deleted", u.id, gid)
+			}
+		}
+		for id := range members {
+			if byID[id] == nil {
+				m.phantom("group %s lists %s, a user the load never created", gid, id)
+			}
+		}
+	}
+	// Deleted churn groups stay deleted.
+	lr.mu.Lock()
+	churn := make(map[string]string, len(lr.churn.state))
+	for id, s := range lr.churn.state {
+		churn[id] = s
+	}
+	lr.mu.Unlock()
+	for id, s := range churn {
+		if s != "deleted" {
+			continue
+		}
+		resp, err := lr.c.do(ctx, request{Method: "GET", Path: "/Groups/" + url.PathEscape(id), Dialect: Okta})
+		if err == nil && resp.Status != http.StatusNotFound {
+			m.phantom("group %s deleted (204) but GET answers %d", id, resp.Status)
+		}
+	}
+	// Users nobody acknowledged creating.
+	lr.mu.Lock()
+	attempted := lr.attempted
+	lr.mu.Unlock()
+	known := map[string]bool{}
+	for _, u := range all {
+		known[u.id] = true
+	}
+	for start := 1; ; start += 100 {
+		resp, err := lr.c.do(ctx, request{Method: "GET", Path: fmt.Sprintf("/Users?startIndex=%d&count=100", start), Dialect: Okta})
+		if err != nil || resp.Status != http.StatusOK {
+			m.example("could not list users for phantoms: %s", describe(resp, err))
+			return
+		}
+		l, err := parseListResponse(resp.Body)
+		if err != nil {
+			m.example("could not list users for phantoms: %v", err)
+			return
+		}
+		for _, r := range l.Resources {
+			name := strings.ToLower(r.str("userName"))
+			if !strings.HasPrefix(name, strings.ToLower(lr.prefix)) || known[r.str("id")] {
+				continue
+			}
+			if attempted[name] {
+				m.phantom("user %s (%s) exists, but its create was not acknowledged", r.str("id"), name)
+			} else {
+				m.phantom("user %s (%s) was never sent", r.str("id"), name)
+			}
+		}
+		if len(l.Resources) == 0 || start+100 > l.TotalResults {
+			return
+		}
+	}
+}
+
+// cleanup removes the load's users and groups.
+func (lr *loadRun) cleanup(ctx context.Context) string {
+	var paths []string
+	for _, g := range lr.groups {
+		paths = append(paths, "/Groups/"+url.PathEscape(g))
+	}
+	lr.mu.Lock()
+	for id, s := range lr.churn.state {
+		if s != "deleted" {
+			paths = append(paths, "/Groups/"+url.PathEscape(id))
+		}
+	}
+	var users int
+	for _, us := range lr.clients {
+		for _, u := range us {
+			if !u.deleted {
+				paths = append(paths, "/Users/"+url.PathEscape(u.id))
+				users++
+			}
+		}
+	}
+	lr.mu.Unlock()
+	sort.SliceStable(paths, func(i, j int) bool {
+		return strings.HasPrefix(paths[i], "/Groups/") && !strings.HasPrefix(paths[j], "/Groups/")
+	})
+	var mu sync.Mutex
+	failed := 0
+	r := &runner{cfg: Config{Parallel: 8}}
+	_ = r.parallel(ctx, len(paths), func(ctx context.Context, i int) error {
+		resp, err := lr.c.do(ctx, request{Method: "DELETE", Path: paths[i], Dialect: Entra})
+		if err != nil || (resp.Status != http.StatusNoContent && resp.Status != http.StatusNotFound && resp.Status != http.StatusOK) {
+			mu.Lock()
+			failed++
+			mu.Unlock()
+		}
+		return nil
+	})
+	s := fmt.Sprintf("removed %d users and %d groups", users, len(paths)-users)
+	if failed > 0 {
+		s += fmt.Sprintf("; %d NOT removed (names start with %s)", failed, lr.prefix)
+	}
+	return s
+}
+
+// WriteText prints throughput and p50/p99 per operation, then the checks.
+func (r *LoadReport) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "load against %s: %d clients for %s, %d requests, %.1f req/s (prefix %s, seed %d)\n\n",
+		r.BaseURL, r.Clients, r.Elapsed.Round(100*time.Millisecond), r.Requests, r.PerSec, r.Prefix, r.Seed)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "OPERATION\tREQUESTS\tREQ/S\tP50 MS\tP99 MS\tSTATUSES\tRETRIED\t\n")
+	for _, o := range r.Ops {
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%s\t%s\t\n", o.Op, o.Requests, o.PerSec, o.P50MS, o.P99MS, codes(o.Statuses, o.Errors), codes(o.Retried, 0))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	m := r.Model
+	fmt.Fprintf(w, "\n5xx answers:         %d\nunexpected answers:  %d (e.g. 412 to a write without If-Match)\nno answer:           %d\n",
+		r.ServerErrors, r.Unexpected, r.NoAnswer)
+	fmt.Fprintf(w, "model check:         %d users, %d groups, %d memberships checked (%d uncertain, left out): %d lost, %d phantom writes\n",
+		m.Users, m.Groups, m.Memberships, m.Uncertain, m.Lost, m.Phantom)
+	for _, e := range m.Examples {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+	for _, c := range r.Checks {
+		fmt.Fprintf(w, "%-20s %d %s\n", c.Name+":", c.Failures, c.Detail)
+		for _, e := range c.Examples {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
+	verdict := "PASS"
+	if !r.Passed {
+		verdict = "FAIL"
+	}
+	_, err := fmt.Fprintf(w, "cleanup: %s\n%s\n", r.Cleanup, verdict)
+	return err
+}
+
+// codes formats status counts: "200×812 412×3".
+func codes(m map[int]int, errors int) string {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%d×%d", k, m[k]))
+	}
+	if errors > 0 {
+		parts = append(parts, fmt.Sprintf("no-answer×%d", errors))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
+}
+
+// WriteJSON writes the report as JSON.
+func (r *LoadReport) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
