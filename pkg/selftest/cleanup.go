@@ -15,6 +15,9 @@ import (
 // XaaS records), or lists it with -keep. It records a "cleanup" step and
 // returns a one-line summary.
 func (r *runner) cleanup(ctx context.Context) string {
+	if !r.cfg.Keep {
+		r.findPending(ctx)
+	}
 	r.mu.Lock()
 	c := created{users: slices.Clone(r.created.users), groups: slices.Clone(r.created.groups),
 		xaasUsers: slices.Clone(r.created.xaasUsers), xaasGroups: slices.Clone(r.created.xaasGroups)}
@@ -85,4 +88,35 @@ func (r *runner) cleanup(ctx context.Context) string {
 	s.Detail = summary
 	r.record(s)
 	return r.redact(strings.TrimSpace(summary))
+}
+
+// findPending looks up the creates whose answer never came, by the unique
+// attribute they were sent with, and tracks what exists.
+func (r *runner) findPending(ctx context.Context) {
+	r.mu.Lock()
+	type lookup struct{ endpoint, attr, value string }
+	var todo []lookup
+	for endpoint, keys := range r.created.pending {
+		for k := range keys {
+			attr, value, _ := strings.Cut(k, "\x00")
+			todo = append(todo, lookup{endpoint, attr, value})
+		}
+	}
+	r.created.pending = nil
+	r.mu.Unlock()
+	_ = r.parallel(ctx, len(todo), func(ctx context.Context, i int) error {
+		l := todo[i]
+		resp, err := r.scim.do(ctx, request{Method: "GET", Path: l.endpoint + "?" + filterQuery(l.attr, l.value), Dialect: Okta})
+		if err != nil || resp.Status != http.StatusOK {
+			return nil
+		}
+		if list, err := parseListResponse(resp.Body); err == nil {
+			for _, id := range list.ids() {
+				if id != "" {
+					r.track(l.endpoint, id)
+				}
+			}
+		}
+		return nil
+	})
 }

@@ -154,11 +154,11 @@ func (f *flow) entra(ctx context.Context) {
 		if _, err := f.expect(ctx, req, 204); err != nil {
 			return err
 		}
-		r.forget("users", id)
 		greq := request{Method: "GET", Path: "/Users/" + url.PathEscape(id), Dialect: Entra}
 		if _, err := f.expect(ctx, greq, 404); err != nil {
 			return err
 		}
+		r.forget("users", id)
 		_, err := f.expect(ctx, req, 404)
 		if err != nil {
 			return fmt.Errorf("second delete: %w", err)

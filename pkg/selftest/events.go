@@ -133,13 +133,11 @@ func (f *flow) eventsFlow(ctx context.Context) {
 		}
 		want = append(want, &expectedEvent{name: "user deactivated", id: uid, verbs: []string{"updat", "deactivat", "modif", "patch"}})
 		if r.caps.Groups {
-			greq := request{Method: "POST", Path: "/Groups", Dialect: Okta, Body: map[string]any{"schemas": []string{groupSchema}, "displayName": r.prefix + "-events", "members": []any{}}}
-			g, err := f.object(ctx, greq, 201)
+			g, err := f.createGroup(ctx, r.prefix+"-events")
 			if err != nil {
 				return err
 			}
 			gid := g.str("id")
-			r.trackGroup(gid)
 			want = append(want, &expectedEvent{name: "group created", id: gid, verbs: []string{"creat"}})
 			mreq := request{Method: "PATCH", Path: "/Groups/" + url.PathEscape(gid), Dialect: Okta, Body: patchOp(op("add", "members", []any{map[string]any{"value": uid}}))}
 			if _, err := f.expect(ctx, mreq, 200, 204); err != nil {

@@ -38,13 +38,10 @@ func (f *flow) importFlow(ctx context.Context) {
 	}
 	var groups []string
 	f.step(ctx, "a group to import", func(ctx context.Context) error {
-		req := request{Method: "POST", Path: "/Groups", Dialect: Okta,
-			Body: map[string]any{"schemas": []string{groupSchema}, "displayName": r.prefix + "-import", "members": []any{}}}
-		o, err := f.object(ctx, req, 201)
+		o, err := f.createGroup(ctx, r.prefix+"-import")
 		if err != nil {
 			return err
 		}
-		r.trackGroup(o.str("id"))
 		groups = append(groups, o.str("id"))
 		return nil
 	})

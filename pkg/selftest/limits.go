@@ -59,10 +59,12 @@ func (f *flow) limits(ctx context.Context) {
 			"active": true, "nickName": strings.Repeat("x", nearLimitBody),
 		}
 		req := request{Method: "POST", Path: "/Users", Body: body, Dialect: Okta}
+		r.pend("/Users", "userName", r.userName("limit", 1), true)
 		resp, err := f.do(ctx, req)
 		if err != nil {
 			return err
 		}
+		r.pend("/Users", "userName", r.userName("limit", 1), false)
 		switch resp.Status {
 		case http.StatusCreated:
 			o, err := decodeObject(resp.Body)

@@ -67,8 +67,8 @@ func (f *flow) okta(ctx context.Context) {
 		req := request{Method: "POST", Path: "/Users", Body: oktaUser(userName, "Selftest", "Okta"), Dialect: Okta}
 		resp, err := f.expect(ctx, req, 409)
 		if err != nil {
-			if resp != nil && resp.Status == 201 {
-				if o, derr := decodeObject(resp.Body); derr == nil {
+			if resp != nil && resp.Status < 300 {
+				if o, derr := decodeObject(resp.Body); derr == nil && o.str("id") != "" && o.str("id") != id {
 					r.trackUser(o.str("id"))
 				}
 			}

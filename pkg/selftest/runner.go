@@ -85,6 +85,9 @@ type runner struct {
 type created struct {
 	users, groups         []string // SCIM ids
 	xaasUsers, xaasGroups []string // XaaS externalIds
+	// pending are creates whose answer never came (e.g. interrupted):
+	// endpoint → "attr\x00value" → true. The cleanup looks them up.
+	pending map[string]map[string]bool
 }
 
 // Run runs the flows against cfg.BaseURL and returns the report. The error
@@ -252,7 +255,38 @@ func (r *runner) runFlow(ctx context.Context, name string) {
 	}
 }
 
-// track remembers something the run created, for the cleanup.
+// pend marks a create of endpoint whose resource has attr = value as sent
+// (on) or answered (off).
+func (r *runner) pend(endpoint, attr, value string, on bool) {
+	if value == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.created.pending == nil {
+		r.created.pending = map[string]map[string]bool{}
+	}
+	if r.created.pending[endpoint] == nil {
+		r.created.pending[endpoint] = map[string]bool{}
+	}
+	key := attr + "\x00" + value
+	if on {
+		r.created.pending[endpoint][key] = true
+	} else {
+		delete(r.created.pending[endpoint], key)
+	}
+}
+
+// track remembers a resource of endpoint the run created.
+func (r *runner) track(endpoint, id string) {
+	if endpoint == "/Groups" {
+		r.trackGroup(id)
+	} else {
+		r.trackUser(id)
+	}
+}
+
+// trackUser remembers a user the run created, for the cleanup.
 func (r *runner) trackUser(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

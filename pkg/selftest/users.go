@@ -82,19 +82,41 @@ func filterQuery(attr, value string) string {
 	return "filter=" + strings.ReplaceAll(url.QueryEscape(attr+` eq "`+value+`"`), "+", "%20")
 }
 
-// createUser creates a user with Okta's request and tracks it for the
-// cleanup.
+// createUser creates a user and tracks it for the cleanup, also when the
+// answer is wrong or never comes (then the cleanup looks it up by userName).
 func (f *flow) createUser(ctx context.Context, body map[string]any, d Dialect) (object, error) {
-	req := request{Method: "POST", Path: "/Users", Body: body, Dialect: d}
-	o, err := f.object(ctx, req, 201)
+	name, _ := body["userName"].(string)
+	return f.create(ctx, "/Users", "userName", name, body, d)
+}
+
+// create POSTs a resource to endpoint and tracks it for the cleanup.
+func (f *flow) create(ctx context.Context, endpoint, attr, name string, body map[string]any, d Dialect) (object, error) {
+	f.r.pend(endpoint, attr, name, true)
+	req := request{Method: "POST", Path: endpoint, Body: body, Dialect: d}
+	resp, err := f.do(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, err // still pending: the cleanup looks it up
 	}
-	id := o.str("id")
+	o, derr := decodeObject(resp.Body)
+	id := ""
+	if derr == nil {
+		id = o.str("id")
+	}
+	if resp.Status < 300 && id != "" {
+		f.r.track(endpoint, id)
+	}
+	if resp.Status < 500 {
+		f.r.pend(endpoint, attr, name, false)
+	}
+	if resp.Status != 201 {
+		return nil, statusError(req, resp, []int{201})
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("%s: %w", req.what(), derr)
+	}
 	if id == "" {
 		return nil, fmt.Errorf("%s: 201 without an id", req.what())
 	}
-	f.r.trackUser(id)
 	return o, nil
 }
 
