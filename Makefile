@@ -83,3 +83,10 @@ deploy:
 
 clean:
 	rm -rf bin dist cdk.out
+
+## soak: SOAK_CLIENTS clients send the Okta and Entra mix for SOAK_DURATION on the local stack; fails on any 5xx, lost or phantom write, or orphan item in the table (not part of `make test`)
+SOAK_CLIENTS  ?= 8
+SOAK_DURATION ?= 60s
+.PHONY: soak
+soak:
+	$(GO) run ./cmd/scimless soak -clients $(SOAK_CLIENTS) -duration $(SOAK_DURATION)

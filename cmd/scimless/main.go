@@ -25,6 +25,8 @@ commands:
            syncs and their status (xaas config|mapping|sync|status)
   selftest check a deployment with the requests Okta and Entra ID send
            (selftest -url BASE -token T [-flows …] [-json] [-keep] [-load C -duration D])
+  soak     the selftest load on the local stack, with a check of the final state
+           and of the table (soak [-clients 8] [-duration 60s] [-- dev flags])
 
 tenant, token, schema, audit and xaas work on a table: -table NAME (default "scimless"),
 -region REGION, -dynamodb-endpoint URL (a local endpoint; without it AWS with
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runXaaS(ctx, args[1:], stdout, stderr)
 	case "selftest":
 		err = runSelftest(ctx, args[1:], stdout, stderr)
+	case "soak":
+		err = runSoak(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -40,6 +40,10 @@ type LoadConfig struct {
 	Keep bool
 	// Seed makes the mix reproducible; 0 picks one.
 	Seed uint64
+	// XaaSURL is the XaaS base URL; empty derives it from BaseURL. When
+	// it answers, the mix includes parallel PUTs of the same source
+	// records, as source systems send them.
+	XaaSURL string
 }
 
 // LoadReport is the outcome of a load run.
@@ -64,9 +68,11 @@ type LoadReport struct {
 	Model ModelReport `json:"model"`
 	// Checks are further checks of the final state (the soak adds the
 	// table's orphan items).
-	Checks  []Check `json:"checks,omitempty"`
-	Cleanup string  `json:"cleanup"`
-	Passed  bool    `json:"passed"`
+	Checks []Check `json:"checks,omitempty"`
+	// XaaS says whether the mix included XaaS pushes, or why not.
+	XaaS    string `json:"xaas"`
+	Cleanup string `json:"cleanup"`
+	Passed  bool   `json:"passed"`
 }
 
 // Check is one named check of the final state.
@@ -139,7 +145,21 @@ type loadRun struct {
 	clients   [][]*loadUser
 	attempted map[string]bool // every userName a create was sent for
 	churn     churnGroups
+	// xaas is the XaaS client; nil when the mix has no XaaS pushes.
+	xaas *client
+	// records are the shared XaaS records: externalId → last_name values
+	// acknowledged, and those whose outcome is unknown.
+	records map[string]*loadRecord
 }
+
+// loadRecord is the model of one XaaS source record written by all clients.
+type loadRecord struct {
+	acked, unknown map[string]bool
+	written        bool
+}
+
+// xaasShared is how many XaaS records all clients write.
+const xaasShared = 5
 
 // churnGroups are groups created and deleted during the load while other
 // clients add members to them: Okta deleting a pushed group while
@@ -162,6 +182,7 @@ func loadMix() []mixEntry {
 		{"okta.create", 14}, {"okta.get", 18}, {"okta.put", 8}, {"okta.patch.active", 10},
 		{"entra.patch", 8}, {"entra.filter", 6}, {"okta.import.page", 4}, {"okta.member.add", 12},
 		{"member.remove", 8}, {"entra.delete", 4}, {"entra.group.get", 4}, {"group.churn", 4},
+		{"xaas.put", 6},
 	}
 }
 
@@ -202,8 +223,19 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	for _, m := range loadMix() {
 		lr.stats[m.op] = &opStats{}
 	}
+	lr.stats["okta.lookup"] = &opStats{} // the lookup before each create
 	lr.stats["setup"] = &opStats{}
 	rep := &LoadReport{BaseURL: base, Prefix: cfg.Prefix, Clients: cfg.Clients, Seed: cfg.Seed}
+	xc := &client{base: siblingURL(base, cfg.XaaSURL, "/xaas/v1"), token: cfg.Token, hc: cfg.HTTPClient, retry: cfg.Retry}
+	if resp, err := xc.do(ctx, request{Method: "GET", Path: "/users?limit=1", Dialect: Plain, NoRetry: true}); err == nil && resp.Status == http.StatusOK {
+		lr.xaas, lr.records = xc, map[string]*loadRecord{}
+		for k := 0; k < xaasShared; k++ {
+			lr.records[fmt.Sprintf("%s-xaas-%d", cfg.Prefix, k)] = &loadRecord{acked: map[string]bool{}, unknown: map[string]bool{}}
+		}
+		rep.XaaS = fmt.Sprintf("parallel PUTs of %d shared records to %s", xaasShared, xc.base)
+	} else {
+		rep.XaaS = "not included: " + xc.base + " " + describe(resp, err)
+	}
 
 	for i := 0; i < cfg.Groups; i++ {
 		resp, err := lr.send(ctx, "setup", request{Method: "POST", Path: "/Groups", Dialect: Okta,
@@ -246,8 +278,12 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 		rep.Unexpected++
 	}
 
+	ops := []string{"okta.lookup"}
 	for _, m := range loadMix() {
-		or := lr.stats[m.op].report(m.op, rep.Elapsed)
+		ops = append(ops, m.op)
+	}
+	for _, op := range ops {
+		or := lr.stats[op].report(op, rep.Elapsed)
 		rep.Ops = append(rep.Ops, or)
 		rep.Requests += or.Requests
 		rep.NoAnswer += or.Errors
@@ -255,7 +291,7 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 			switch {
 			case code >= 500:
 				rep.ServerErrors += n
-			case !expected(m.op, code):
+			case !expected(op, code):
 				rep.Unexpected += n
 			}
 		}
@@ -264,6 +300,9 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 
 	vctx := context.WithoutCancel(ctx)
 	lr.verify(vctx, &rep.Model)
+	if lr.xaas != nil {
+		lr.verifyXaaS(vctx, &rep.Model)
+	}
 	rep.Passed = rep.ServerErrors == 0 && rep.Unexpected == 0 && rep.NoAnswer == 0 && rep.Model.Lost == 0 && rep.Model.Phantom == 0
 	if !cfg.Keep {
 		rep.Cleanup = lr.cleanup(vctx)
@@ -279,7 +318,7 @@ func expected(op string, status int) bool {
 	case status == http.StatusOK:
 		return op != "okta.create"
 	case status == http.StatusCreated:
-		return op == "okta.create" || op == "group.churn"
+		return op == "okta.create" || op == "group.churn" || op == "xaas.put"
 	case status == http.StatusNoContent:
 		return op != "okta.create" && op != "okta.get" && op != "entra.filter" && op != "okta.import.page" && op != "entra.group.get"
 	case status == http.StatusNotFound:
@@ -329,6 +368,9 @@ func (lr *loadRun) client(lctx, ctx context.Context, idx int, rng *rand.Rand) {
 			pick -= m.weight
 		}
 		live := liveUsers(users)
+		if op == "xaas.put" && lr.xaas == nil {
+			op = "okta.get"
+		}
 		if op != "okta.create" && op != "entra.filter" && op != "okta.import.page" && op != "entra.group.get" && op != "group.churn" && len(live) == 0 {
 			op = "okta.create"
 		}
@@ -382,6 +424,9 @@ func (lr *loadRun) client(lctx, ctx context.Context, idx int, rng *rand.Rand) {
 			lr.send(ctx, op, request{Method: "GET", Path: "/Groups/" + url.PathEscape(lr.groups[g]) + "?excludedAttributes=members", Dialect: Entra})
 		case "group.churn":
 			lr.churnStep(ctx, u, rng)
+		case "xaas.put":
+			n++
+			lr.xaasPut(ctx, rng, fmt.Sprintf("c%d-%d", idx, n))
 		}
 	}
 }
@@ -402,7 +447,7 @@ func liveUsers(users []*loadUser) []*loadUser {
 // create is Okta's lookup and create of a new user.
 func (lr *loadRun) create(ctx context.Context, idx, n int) *loadUser {
 	name := fmt.Sprintf("%s-load-%d-%d@example.com", lr.prefix, idx, n)
-	lr.send(ctx, "okta.create", request{Method: "GET", Path: "/Users?" + filterQuery("userName", name) + "&startIndex=1&count=100", Dialect: Okta})
+	lr.send(ctx, "okta.lookup", request{Method: "GET", Path: "/Users?" + filterQuery("userName", name) + "&startIndex=1&count=100", Dialect: Okta})
 	lr.mu.Lock()
 	lr.attempted[strings.ToLower(name)] = true
 	lr.mu.Unlock()
@@ -506,6 +551,61 @@ func (lr *loadRun) churnStep(ctx context.Context, u *loadUser, rng *rand.Rand) {
 	default:
 		lr.send(ctx, "group.churn", request{Method: "PATCH", Path: "/Groups/" + url.PathEscape(gid), Dialect: Okta,
 			Body: patchOp(op_("add", "members", []any{map[string]any{"value": u.id, "display": u.userName}}))})
+	}
+}
+
+// xaasPut writes one of the shared source records with a unique value.
+func (lr *loadRun) xaasPut(ctx context.Context, rng *rand.Rand, value string) {
+	ext := fmt.Sprintf("%s-xaas-%d", lr.prefix, rng.IntN(xaasShared))
+	resp, err := lr.xaas.do(ctx, request{Method: "PUT", Path: "/users/" + url.PathEscape(ext), Dialect: Plain,
+		Body: map[string]any{"email": ext + "@example.com", "first_name": "Load", "last_name": value, "active": true}})
+	lr.stats["xaas.put"].add(resp, err)
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	rec := lr.records[ext]
+	rec.written = true
+	switch {
+	case err != nil || resp.Status >= 500 || resp.Status == http.StatusTooManyRequests:
+		rec.unknown[value] = true
+	case resp.Status < 300:
+		rec.acked[value] = true
+	}
+}
+
+// verifyXaaS checks each shared record holds a value some acknowledged (or
+// possibly applied) PUT wrote.
+func (lr *loadRun) verifyXaaS(ctx context.Context, m *ModelReport) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	for ext, rec := range lr.records {
+		if !rec.written {
+			continue
+		}
+		resp, err := lr.xaas.do(ctx, request{Method: "GET", Path: "/users/" + url.PathEscape(ext), Dialect: Plain})
+		if err != nil {
+			m.lost("XaaS record %s: %v", ext, err)
+			continue
+		}
+		if resp.Status == http.StatusNotFound && len(rec.acked) == 0 {
+			continue
+		}
+		if resp.Status != http.StatusOK {
+			m.lost("XaaS record %s: GET answers %d", ext, resp.Status)
+			continue
+		}
+		o, err := decodeObject(resp.Body)
+		if err != nil {
+			m.lost("XaaS record %s: %v", ext, err)
+			continue
+		}
+		v := o.str("last_name")
+		switch {
+		case rec.acked[v]:
+		case rec.unknown[v]:
+			m.Uncertain++
+		default:
+			m.phantom("XaaS record %s holds %q, which no PUT wrote", ext, v)
+		}
 	}
 }
 
@@ -681,7 +781,25 @@ func (lr *loadRun) cleanup(ctx context.Context) string {
 		}
 		return nil
 	})
-	s := fmt.Sprintf("removed %d users and %d groups", users, len(paths)-users)
+	records := 0
+	if lr.xaas != nil {
+		lr.mu.Lock()
+		var exts []string
+		for ext, rec := range lr.records {
+			if rec.written {
+				exts = append(exts, ext)
+			}
+		}
+		lr.mu.Unlock()
+		for _, ext := range exts {
+			resp, err := lr.xaas.do(ctx, request{Method: "DELETE", Path: "/users/" + url.PathEscape(ext), Dialect: Plain})
+			if err != nil || (resp.Status >= 300 && resp.Status != http.StatusNotFound) {
+				failed++
+			}
+			records++
+		}
+	}
+	s := fmt.Sprintf("removed %d users, %d groups and %d XaaS records", users, len(paths)-users, records)
 	if failed > 0 {
 		s += fmt.Sprintf("; %d NOT removed (names start with %s)", failed, lr.prefix)
 	}
@@ -701,6 +819,7 @@ func (r *LoadReport) WriteText(w io.Writer) error {
 		return err
 	}
 	m := r.Model
+	fmt.Fprintf(w, "\nXaaS:                %s", r.XaaS)
 	fmt.Fprintf(w, "\n5xx answers:         %d\nunexpected answers:  %d (e.g. 412 to a write without If-Match)\nno answer:           %d\n",
 		r.ServerErrors, r.Unexpected, r.NoAnswer)
 	fmt.Fprintf(w, "model check:         %d users, %d groups, %d memberships checked (%d uncertain, left out): %d lost, %d phantom writes\n",
