@@ -36,6 +36,7 @@ func runSelftest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	members := fs.Int("members", 1000, "members the groups flow adds in one PATCH")
 	load := fs.Int("load", 0, "run the realistic mix with this many clients instead of the flows")
 	duration := fs.Duration("duration", time.Minute, "with -load: how long to run")
+	quiet := fs.Bool("q", false, "no progress lines on stderr")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -73,9 +74,24 @@ func runSelftest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintln(stderr, "selftest: -flows:", err)
 		return errUsage
 	}
+	interrupted := make(chan struct{})
+	defer close(interrupted)
+	go func() {
+		defer func() { _ = recover() }()
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(stderr, "selftest: interrupted; removing what the run created (at most 5 minutes)")
+		case <-interrupted:
+		}
+	}()
 	rep, err := selftest.Run(ctx, selftest.Config{
 		BaseURL: *base, Token: *token, Flows: list, Keep: *keep, Timeout: *timeout,
 		XaaSURL: *xaasURL, EventsURL: *eventsURL, GroupMembers: *members,
+		Progress: func(s selftest.Step) {
+			if !*quiet {
+				fmt.Fprintf(stderr, "%-9s %-4s %s\n", s.Flow, s.Status, s.Name)
+			}
+		},
 	})
 	if err != nil {
 		return err

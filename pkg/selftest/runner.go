@@ -57,6 +57,8 @@ type Config struct {
 	// SyncWait is how long the XaaS flow waits for a sync to end (default
 	// 10 min: a first Okta import takes minutes).
 	SyncWait time.Duration
+	// Progress, when set, is called with each step as it ends.
+	Progress func(Step)
 }
 
 // runner is one selftest run.
@@ -223,8 +225,11 @@ func siblingURL(base, explicit, suffix string) string {
 
 func (r *runner) record(s Step) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.steps = append(r.steps, s)
+	r.mu.Unlock()
+	if r.cfg.Progress != nil {
+		r.cfg.Progress(s)
+	}
 }
 
 // runFlow runs one flow, recovering a panic into a failed step.
