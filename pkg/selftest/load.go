@@ -241,7 +241,7 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 		resp, err := lr.send(ctx, "setup", request{Method: "POST", Path: "/Groups", Dialect: Okta,
 			Body: map[string]any{"schemas": []string{groupSchema}, "displayName": fmt.Sprintf("%s-load-%d", cfg.Prefix, i), "members": []any{}}})
 		if err != nil || resp.Status != http.StatusCreated {
-			lr.cleanup(context.WithoutCancel(ctx))
+			_, _ = lr.cleanup(context.WithoutCancel(ctx))
 			return nil, fmt.Errorf("create the load's groups: %v", describe(resp, err))
 		}
 		o, err := decodeObject(resp.Body)
@@ -305,7 +305,18 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	}
 	rep.Passed = rep.ServerErrors == 0 && rep.Unexpected == 0 && rep.NoAnswer == 0 && rep.Model.Lost == 0 && rep.Model.Phantom == 0
 	if !cfg.Keep {
-		rep.Cleanup = lr.cleanup(vctx)
+		var failures []string
+		rep.Cleanup, failures = lr.cleanup(vctx)
+		// The cleanup's deletes are writes like the others: one that
+		// fails is a failure of the server.
+		c := Check{Name: "cleanup", Failures: len(failures)}
+		for i, f := range failures {
+			if i == 10 {
+				break
+			}
+			c.Examples = append(c.Examples, f)
+		}
+		rep.AddCheck(c)
 	} else {
 		rep.Cleanup = "kept everything (-keep); names start with " + cfg.Prefix
 	}
@@ -744,8 +755,9 @@ func (lr *loadRun) verify(ctx context.Context, m *ModelReport) {
 	}
 }
 
-// cleanup removes the load's users and groups.
-func (lr *loadRun) cleanup(ctx context.Context) string {
+// cleanup removes the load's users and groups; it returns a summary and
+// what could not be removed.
+func (lr *loadRun) cleanup(ctx context.Context) (string, []string) {
 	var paths []string
 	for _, g := range lr.groups {
 		paths = append(paths, "/Groups/"+url.PathEscape(g))
@@ -770,14 +782,21 @@ func (lr *loadRun) cleanup(ctx context.Context) string {
 		return strings.HasPrefix(paths[i], "/Groups/") && !strings.HasPrefix(paths[j], "/Groups/")
 	})
 	var mu sync.Mutex
-	failed := 0
+	var failures []string
+	fail := func(req request, resp *response, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			err = statusError(req, resp, []int{204, 404})
+		}
+		failures = append(failures, oneLine(err.Error()))
+	}
 	r := &runner{cfg: Config{Parallel: 8}}
 	_ = r.parallel(ctx, len(paths), func(ctx context.Context, i int) error {
-		resp, err := lr.c.do(ctx, request{Method: "DELETE", Path: paths[i], Dialect: Entra})
+		req := request{Method: "DELETE", Path: paths[i], Dialect: Entra}
+		resp, err := lr.c.do(ctx, req)
 		if err != nil || (resp.Status != http.StatusNoContent && resp.Status != http.StatusNotFound && resp.Status != http.StatusOK) {
-			mu.Lock()
-			failed++
-			mu.Unlock()
+			fail(req, resp, err)
 		}
 		return nil
 	})
@@ -792,18 +811,19 @@ func (lr *loadRun) cleanup(ctx context.Context) string {
 		}
 		lr.mu.Unlock()
 		for _, ext := range exts {
-			resp, err := lr.xaas.do(ctx, request{Method: "DELETE", Path: "/users/" + url.PathEscape(ext), Dialect: Plain})
+			req := request{Method: "DELETE", Path: "/users/" + url.PathEscape(ext), Dialect: Plain}
+			resp, err := lr.xaas.do(ctx, req)
 			if err != nil || (resp.Status >= 300 && resp.Status != http.StatusNotFound) {
-				failed++
+				fail(req, resp, err)
 			}
 			records++
 		}
 	}
 	s := fmt.Sprintf("removed %d users, %d groups and %d XaaS records", users, len(paths)-users, records)
-	if failed > 0 {
-		s += fmt.Sprintf("; %d NOT removed (names start with %s)", failed, lr.prefix)
+	if len(failures) > 0 {
+		s += fmt.Sprintf("; %d NOT removed (names start with %s)", len(failures), lr.prefix)
 	}
-	return s
+	return s, failures
 }
 
 // WriteText prints throughput and p50/p99 per operation, then the checks.
