@@ -206,6 +206,9 @@ func scrubURLError(err error) error {
 	return err
 }
 
+// maxRetryAfter caps a Retry-After in seconds (one day).
+const maxRetryAfter = 24 * 60 * 60
+
 // retryAfter parses a Retry-After header: delay seconds or an HTTP date.
 func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
@@ -216,7 +219,9 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		if n < 0 {
 			return 0, false
 		}
-		return time.Duration(n) * time.Second, true
+		// Anything over a day is as good as never; capping also keeps
+		// the multiplication from overflowing.
+		return time.Duration(min(n, maxRetryAfter)) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(t.Sub(now), 0), true
