@@ -309,7 +309,7 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 		rep.Cleanup, failures = lr.cleanup(vctx)
 		// The cleanup's deletes are writes like the others: one that
 		// fails is a failure of the server.
-		c := Check{Name: "cleanup", Failures: len(failures)}
+		c := Check{Name: "failed deletes", Failures: len(failures), Detail: "(of the cleanup)"}
 		for i, f := range failures {
 			if i == 10 {
 				break
