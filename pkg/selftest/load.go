@@ -145,6 +145,9 @@ type loadRun struct {
 	clients   [][]*loadUser
 	attempted map[string]bool // every userName a create was sent for
 	churn     churnGroups
+	// stale counts reads, during the load, that did not show a user's
+	// acknowledged writes: lost writes seen before the end.
+	stale ModelReport
 	// xaas is the XaaS client; nil when the mix has no XaaS pushes.
 	xaas *client
 	// records are the shared XaaS records: externalId → last_name values
@@ -299,6 +302,9 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	rep.PerSec = float64(rep.Requests) / rep.Elapsed.Seconds()
 
 	vctx := context.WithoutCancel(ctx)
+	lr.mu.Lock()
+	rep.Model = lr.stale
+	lr.mu.Unlock()
 	lr.verify(vctx, &rep.Model)
 	if lr.xaas != nil {
 		lr.verifyXaaS(vctx, &rep.Model)
@@ -399,7 +405,12 @@ func (lr *loadRun) client(lctx, ctx context.Context, idx int, rng *rand.Rand) {
 				users = append(users, nu)
 			}
 		case "okta.get":
-			lr.send(ctx, op, request{Method: "GET", Path: "/Users/" + url.PathEscape(u.id), Dialect: Okta})
+			resp, err := lr.send(ctx, op, request{Method: "GET", Path: "/Users/" + url.PathEscape(u.id), Dialect: Okta})
+			if err == nil && resp.Status == http.StatusOK {
+				if o, err := decodeObject(resp.Body); err == nil {
+					lr.compare(u, o)
+				}
+			}
 		case "okta.put":
 			lr.put(ctx, u, rng)
 		case "okta.patch.active":
@@ -475,7 +486,8 @@ func (lr *loadRun) create(ctx context.Context, idx, n int) *loadUser {
 		groups: map[int]bool{}, uncertainGroup: map[int]bool{}}
 }
 
-// put is Okta's profile update: GET, then PUT of the whole object.
+// put is Okta's profile update: GET, then PUT of the whole object as read,
+// with a new givenName.
 func (lr *loadRun) put(ctx context.Context, u *loadUser, rng *rand.Rand) {
 	resp, err := lr.send(ctx, "okta.put", request{Method: "GET", Path: "/Users/" + url.PathEscape(u.id), Dialect: Okta})
 	if err != nil || resp.Status != http.StatusOK {
@@ -485,6 +497,7 @@ func (lr *loadRun) put(ctx context.Context, u *loadUser, rng *rand.Rand) {
 	if err != nil {
 		return
 	}
+	lr.compare(u, o)
 	given := fmt.Sprintf("G%d", rng.IntN(1e6))
 	name, _ := o["name"].(map[string]any)
 	if name == nil {
@@ -492,13 +505,23 @@ func (lr *loadRun) put(ctx context.Context, u *loadUser, rng *rand.Rand) {
 	}
 	name["givenName"] = given
 	o["name"] = name
-	// Okta sends back what it read: the model's family name and active
-	// state may differ from the read if the server lost a write; the
-	// PUT carries what Okta believes, the model's values.
-	name["familyName"] = u.family
-	o["active"] = u.active
+	family := o.str("name.familyName")
+	active, _ := o.boolean("active")
 	lr.write(ctx, "okta.put", u, request{Method: "PUT", Path: "/Users/" + url.PathEscape(u.id), Body: map[string]any(o), Dialect: Okta},
-		func() { u.given = given })
+		func() { u.given, u.family, u.active = given, family, active })
+}
+
+// compare checks a read of u against its acknowledged writes: each client
+// writes only its own users, so a read must show all of them.
+func (lr *loadRun) compare(u *loadUser, o object) {
+	a, _ := o.boolean("active")
+	if o.str("name.givenName") == u.given && o.str("name.familyName") == u.family && a == u.active {
+		return
+	}
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	lr.stale.lost("user %s read as (givenName, familyName, active) = (%q, %q, %v) after writes acknowledged (%q, %q, %v)",
+		u.id, o.str("name.givenName"), o.str("name.familyName"), a, u.given, u.family, u.active)
 }
 
 // write sends a write of user u and applies it to the model when
