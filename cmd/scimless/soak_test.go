@@ -26,8 +26,12 @@ func TestSoakShort(t *testing.T) {
 	if rep.Requests == 0 || rep.Model.Users == 0 || rep.Seed != 5 || len(rep.Ops) == 0 {
 		t.Errorf("the load did not run: %+v", rep)
 	}
-	if len(rep.Checks) != 1 || rep.Checks[0].Name != "orphan items" {
-		t.Errorf("checks %+v, want the table's orphan items", rep.Checks)
+	names := map[string]bool{}
+	for _, c := range rep.Checks {
+		names[c.Name] = true
+	}
+	if len(rep.Checks) != 2 || !names["orphan items"] || !names["failed deletes"] {
+		t.Errorf("checks %+v, want the cleanup's failed deletes and the table's orphan items", rep.Checks)
 	}
 	if rep.XaaS == "" || rep.XaaS[:8] != "parallel" {
 		t.Errorf("XaaS %q: the local stack serves the XaaS API", rep.XaaS)
