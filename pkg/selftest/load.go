@@ -376,36 +376,36 @@ func (lr *loadRun) client(lctx, ctx context.Context, idx int, rng *rand.Rand) {
 	n := 0
 	for lctx.Err() == nil {
 		pick := rng.IntN(total)
-		op := "okta.get"
+		kind := "okta.get"
 		for _, m := range mix {
 			if pick < m.weight {
-				op = m.op
+				kind = m.op
 				break
 			}
 			pick -= m.weight
 		}
 		live := liveUsers(users)
-		if op == "xaas.put" && lr.xaas == nil {
-			op = "okta.get"
+		if kind == "xaas.put" && lr.xaas == nil {
+			kind = "okta.get"
 		}
-		if op != "okta.create" && op != "entra.filter" && op != "okta.import.page" && op != "entra.group.get" && op != "group.churn" && len(live) == 0 {
-			op = "okta.create"
+		if kind != "okta.create" && kind != "entra.filter" && kind != "okta.import.page" && kind != "entra.group.get" && kind != "group.churn" && len(live) == 0 {
+			kind = "okta.create"
 		}
-		if op == "okta.create" && len(live) >= lr.cfg.MaxUsers {
-			op = "okta.get"
+		if kind == "okta.create" && len(live) >= lr.cfg.MaxUsers {
+			kind = "okta.get"
 		}
 		var u *loadUser
 		if len(live) > 0 {
 			u = live[rng.IntN(len(live))]
 		}
-		switch op {
+		switch kind {
 		case "okta.create":
 			n++
 			if nu := lr.create(ctx, idx, n); nu != nil {
 				users = append(users, nu)
 			}
 		case "okta.get":
-			resp, err := lr.send(ctx, op, request{Method: "GET", Path: "/Users/" + url.PathEscape(u.id), Dialect: Okta})
+			resp, err := lr.send(ctx, kind, request{Method: "GET", Path: "/Users/" + url.PathEscape(u.id), Dialect: Okta})
 			if err == nil && resp.Status == http.StatusOK {
 				if o, err := decodeObject(resp.Body); err == nil {
 					lr.compare(u, o)
@@ -415,35 +415,35 @@ func (lr *loadRun) client(lctx, ctx context.Context, idx int, rng *rand.Rand) {
 			lr.put(ctx, u, rng)
 		case "okta.patch.active":
 			active := !u.active
-			lr.write(ctx, op, u, request{Method: "PATCH", Path: "/Users/" + url.PathEscape(u.id), Dialect: Okta,
-				Body: patchOp(op_("replace", "", map[string]any{"active": active}))}, func() { u.active = active })
+			lr.write(ctx, kind, u, request{Method: "PATCH", Path: "/Users/" + url.PathEscape(u.id), Dialect: Okta,
+				Body: patchOp(op("replace", "", map[string]any{"active": active}))}, func() { u.active = active })
 		case "entra.patch":
 			family := fmt.Sprintf("F%d", rng.IntN(1e6))
 			active := rng.IntN(4) > 0
-			lr.write(ctx, op, u, request{Method: "PATCH", Path: "/Users/" + url.PathEscape(u.id), Dialect: Entra,
-				Body: patchOp(op_("Replace", "name.familyName", family), op_("Replace", "active", strings.ToUpper(fmt.Sprint(active)[:1])+fmt.Sprint(active)[1:]))},
+			lr.write(ctx, kind, u, request{Method: "PATCH", Path: "/Users/" + url.PathEscape(u.id), Dialect: Entra,
+				Body: patchOp(op("Replace", "name.familyName", family), op("Replace", "active", strings.ToUpper(fmt.Sprint(active)[:1])+fmt.Sprint(active)[1:]))},
 				func() { u.family, u.active = family, active })
 		case "entra.filter":
-			lr.send(ctx, op, request{Method: "GET", Path: "/Users?" + filterQuery("userName", randomGUID()), Dialect: Entra})
+			lr.send(ctx, kind, request{Method: "GET", Path: "/Users?" + filterQuery("userName", randomGUID()), Dialect: Entra})
 		case "okta.import.page":
-			lr.send(ctx, op, request{Method: "GET", Path: fmt.Sprintf("/Users?startIndex=%d&count=100", 1+100*rng.IntN(3)), Dialect: Okta})
+			lr.send(ctx, kind, request{Method: "GET", Path: fmt.Sprintf("/Users?startIndex=%d&count=100", 1+100*rng.IntN(3)), Dialect: Okta})
 		case "okta.member.add":
 			g := rng.IntN(len(lr.groups))
-			lr.member(ctx, op, u, g, true, request{Method: "PATCH", Path: "/Groups/" + url.PathEscape(lr.groups[g]), Dialect: Okta,
-				Body: patchOp(op_("add", "members", []any{map[string]any{"value": u.id, "display": u.userName}}))})
+			lr.member(ctx, kind, u, g, true, request{Method: "PATCH", Path: "/Groups/" + url.PathEscape(lr.groups[g]), Dialect: Okta,
+				Body: patchOp(op("add", "members", []any{map[string]any{"value": u.id, "display": u.userName}}))})
 		case "member.remove":
 			g := rng.IntN(len(lr.groups))
-			body := patchOp(op_("remove", `members[value eq "`+u.id+`"]`, nil))
+			body := patchOp(op("remove", `members[value eq "`+u.id+`"]`, nil))
 			d := Okta
 			if rng.IntN(2) == 0 {
-				body, d = patchOp(op_("Remove", "members", []any{map[string]any{"value": u.id}})), Entra
+				body, d = patchOp(op("Remove", "members", []any{map[string]any{"value": u.id}})), Entra
 			}
-			lr.member(ctx, op, u, g, false, request{Method: "PATCH", Path: "/Groups/" + url.PathEscape(lr.groups[g]), Dialect: d, Body: body})
+			lr.member(ctx, kind, u, g, false, request{Method: "PATCH", Path: "/Groups/" + url.PathEscape(lr.groups[g]), Dialect: d, Body: body})
 		case "entra.delete":
-			lr.write(ctx, op, u, request{Method: "DELETE", Path: "/Users/" + url.PathEscape(u.id), Dialect: Entra}, func() { u.deleted = true })
+			lr.write(ctx, kind, u, request{Method: "DELETE", Path: "/Users/" + url.PathEscape(u.id), Dialect: Entra}, func() { u.deleted = true })
 		case "entra.group.get":
 			g := rng.IntN(len(lr.groups))
-			lr.send(ctx, op, request{Method: "GET", Path: "/Groups/" + url.PathEscape(lr.groups[g]) + "?excludedAttributes=members", Dialect: Entra})
+			lr.send(ctx, kind, request{Method: "GET", Path: "/Groups/" + url.PathEscape(lr.groups[g]) + "?excludedAttributes=members", Dialect: Entra})
 		case "group.churn":
 			lr.churnStep(ctx, u, rng)
 		case "xaas.put":
@@ -452,9 +452,6 @@ func (lr *loadRun) client(lctx, ctx context.Context, idx int, rng *rand.Rand) {
 		}
 	}
 }
-
-// op_ is op for the load's bodies (op is a common variable name there).
-func op_(name, path string, value any) map[string]any { return op(name, path, value) }
 
 func liveUsers(users []*loadUser) []*loadUser {
 	var out []*loadUser
@@ -584,7 +581,7 @@ func (lr *loadRun) churnStep(ctx context.Context, u *loadUser, rng *rand.Rand) {
 		lr.mu.Unlock()
 	default:
 		lr.send(ctx, "group.churn", request{Method: "PATCH", Path: "/Groups/" + url.PathEscape(gid), Dialect: Okta,
-			Body: patchOp(op_("add", "members", []any{map[string]any{"value": u.id, "display": u.userName}}))})
+			Body: patchOp(op("add", "members", []any{map[string]any{"value": u.id, "display": u.userName}}))})
 	}
 }
 
