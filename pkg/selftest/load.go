@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -798,9 +797,6 @@ func (lr *loadRun) cleanup(ctx context.Context) (string, []string) {
 		}
 	}
 	lr.mu.Unlock()
-	sort.SliceStable(paths, func(i, j int) bool {
-		return strings.HasPrefix(paths[i], "/Groups/") && !strings.HasPrefix(paths[j], "/Groups/")
-	})
 	var mu sync.Mutex
 	var failures []string
 	fail := func(req request, resp *response, err error) {
@@ -812,14 +808,28 @@ func (lr *loadRun) cleanup(ctx context.Context) (string, []string) {
 		failures = append(failures, oneLine(err.Error()))
 	}
 	r := &runner{cfg: Config{Parallel: 8}}
-	_ = r.parallel(ctx, len(paths), func(ctx context.Context, i int) error {
-		req := request{Method: "DELETE", Path: paths[i], Dialect: Entra}
-		resp, err := lr.c.do(ctx, req)
-		if err != nil || (resp.Status != http.StatusNoContent && resp.Status != http.StatusNotFound && resp.Status != http.StatusOK) {
-			fail(req, resp, err)
+	remove := func(paths []string) {
+		_ = r.parallel(ctx, len(paths), func(ctx context.Context, i int) error {
+			req := request{Method: "DELETE", Path: paths[i], Dialect: Entra}
+			resp, err := lr.c.do(ctx, req)
+			if err != nil || (resp.Status != http.StatusNoContent && resp.Status != http.StatusNotFound && resp.Status != http.StatusOK) {
+				fail(req, resp, err)
+			}
+			return nil
+		})
+	}
+	// Groups first, then users, as an identity provider unlinks groups
+	// before it deprovisions their members.
+	var groupPaths, userPaths []string
+	for _, p := range paths {
+		if strings.HasPrefix(p, "/Groups/") {
+			groupPaths = append(groupPaths, p)
+		} else {
+			userPaths = append(userPaths, p)
 		}
-		return nil
-	})
+	}
+	remove(groupPaths)
+	remove(userPaths)
 	records := 0
 	if lr.xaas != nil {
 		lr.mu.Lock()
