@@ -31,7 +31,8 @@ type LoadConfig struct {
 	Retry RetryPolicy
 	// Prefix starts every name the load creates; empty makes one.
 	Prefix string
-	// Groups is how many groups every client adds its users to (default 4).
+	// Groups is how many groups every client adds its users to (default 2:
+	// few groups, so member PATCHes of many clients meet on one group).
 	Groups int
 	// MaxUsers is how many live users one client keeps at most (default 40).
 	MaxUsers int
@@ -134,11 +135,12 @@ type loadUser struct {
 
 // loadRun is one load run.
 type loadRun struct {
-	cfg    LoadConfig
-	c      *client
-	prefix string
-	stats  map[string]*opStats
-	groups []string // the shared groups' ids
+	cfg        LoadConfig
+	c          *client
+	prefix     string
+	stats      map[string]*opStats
+	groups     []string // the shared groups' ids
+	groupNames []string // and their displayNames
 
 	mu        sync.Mutex
 	clients   [][]*loadUser
@@ -161,7 +163,7 @@ type loadRecord struct {
 }
 
 // xaasShared is how many XaaS records all clients write.
-const xaasShared = 5
+const xaasShared = 2
 
 // churnGroups are groups created and deleted during the load while other
 // clients add members to them: Okta deleting a pushed group while
@@ -184,7 +186,7 @@ func loadMix() []mixEntry {
 		{"okta.create", 14}, {"okta.get", 18}, {"okta.put", 8}, {"okta.patch.active", 10},
 		{"entra.patch", 8}, {"entra.filter", 6}, {"okta.import.page", 4}, {"okta.member.add", 12},
 		{"member.remove", 8}, {"entra.delete", 4}, {"entra.group.get", 4}, {"group.churn", 4},
-		{"xaas.put", 6},
+		{"okta.burst", 6}, {"xaas.put", 8},
 	}
 }
 
@@ -209,7 +211,7 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 		cfg.Retry = DefaultRetry()
 	}
 	if cfg.Groups <= 0 {
-		cfg.Groups = 4
+		cfg.Groups = 2
 	}
 	if cfg.MaxUsers <= 0 {
 		cfg.MaxUsers = 40
@@ -251,6 +253,7 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 			return nil, fmt.Errorf("create the load's groups: no id in the answer")
 		}
 		lr.groups = append(lr.groups, o.str("id"))
+		lr.groupNames = append(lr.groupNames, o.str("displayName"))
 	}
 
 	lr.clients = make([][]*loadUser, cfg.Clients)
@@ -428,11 +431,13 @@ func (lr *loadRun) client(lctx, ctx context.Context, idx int, rng *rand.Rand) {
 			lr.send(ctx, kind, request{Method: "GET", Path: fmt.Sprintf("/Users?startIndex=%d&count=100", 1+100*rng.IntN(3)), Dialect: Okta})
 		case "okta.member.add":
 			g := rng.IntN(len(lr.groups))
-			lr.member(ctx, kind, u, g, true, request{Method: "PATCH", Path: "/Groups/" + url.PathEscape(lr.groups[g]), Dialect: Okta,
-				Body: patchOp(op("add", "members", []any{map[string]any{"value": u.id, "display": u.userName}}))})
+			lr.member(ctx, kind, u, g, true, lr.oktaMemberAdd(g, u))
+		case "okta.burst":
+			lr.burst(ctx, u, rng.IntN(len(lr.groups)), fmt.Sprintf("B%d", rng.IntN(1e6)))
 		case "member.remove":
 			g := rng.IntN(len(lr.groups))
-			body := patchOp(op("remove", `members[value eq "`+u.id+`"]`, nil))
+			// Okta re-sends the group's name with every membership change.
+			body := patchOp(lr.oktaRename(g), op("remove", `members[value eq "`+u.id+`"]`, nil))
 			d := Okta
 			if rng.IntN(2) == 0 {
 				body, d = patchOp(op("Remove", "members", []any{map[string]any{"value": u.id}})), Entra
@@ -480,6 +485,48 @@ func (lr *loadRun) create(ctx context.Context, idx, n int) *loadUser {
 	}
 	return &loadUser{id: o.str("id"), userName: name, given: "Load", family: fmt.Sprint(n), active: true,
 		groups: map[int]bool{}, uncertainGroup: map[int]bool{}}
+}
+
+// oktaRename is the pathless replace of the group's id and name that Okta
+// sends with every membership change.
+func (lr *loadRun) oktaRename(g int) map[string]any {
+	return op("replace", "", map[string]any{"id": lr.groups[g], "displayName": lr.groupNames[g]})
+}
+
+// oktaMemberAdd is Okta's PATCH adding u to shared group g.
+func (lr *loadRun) oktaMemberAdd(g int, u *loadUser) request {
+	return request{Method: "PATCH", Path: "/Groups/" + url.PathEscape(lr.groups[g]), Dialect: Okta,
+		Body: patchOp(lr.oktaRename(g), op("add", "members", []any{map[string]any{"value": u.id, "display": u.userName}}))}
+}
+
+// burst sends, at the same time, a profile update of u and its addition to
+// group g: two provisioning tasks Okta runs in parallel for one user.
+func (lr *loadRun) burst(ctx context.Context, u *loadUser, g int, family string) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		defer lr.recovered()
+		lr.write(ctx, "okta.burst", u, request{Method: "PATCH", Path: "/Users/" + url.PathEscape(u.id), Dialect: Okta,
+			Body: patchOp(op("replace", "", map[string]any{"name": map[string]any{"givenName": u.given, "familyName": family}}))},
+			func() { u.family = family })
+	}()
+	go func() {
+		defer wg.Done()
+		defer lr.recovered()
+		lr.member(ctx, "okta.burst", u, g, true, lr.oktaMemberAdd(g, u))
+	}()
+	wg.Wait()
+}
+
+// recovered turns a panic of a load goroutine into a lost write the
+// report shows. Deferred directly.
+func (lr *loadRun) recovered() {
+	if p := recover(); p != nil {
+		lr.mu.Lock()
+		defer lr.mu.Unlock()
+		lr.stale.lost("internal error in a client: %v", p)
+	}
 }
 
 // put is Okta's profile update: GET, then PUT of the whole object as read,
