@@ -52,7 +52,7 @@ func runSelftest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errUsage
 	}
 	if *load > 0 {
-		rep, err := selftest.Load(ctx, selftest.LoadConfig{BaseURL: *base, Token: *token, Clients: *load, Duration: *duration})
+		rep, err := selftest.Load(ctx, selftest.LoadConfig{BaseURL: *base, Token: *token, Clients: *load, Duration: *duration, XaaSURL: *xaasURL})
 		if err != nil {
 			return err
 		}

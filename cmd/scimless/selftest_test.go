@@ -127,3 +127,22 @@ func TestSelftestExitCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestSelftestLoadMode(t *testing.T) {
+	const secret = "selftest-cli-token-44"
+	d := startDev(t, "-token", secret)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"selftest", "-url", d.lines["SCIM base URL"], "-token", secret, "-load", "2", "-duration", "1s"}, &stdout, &stderr)
+	out := stdout.String()
+	for _, want := range []string{"2 clients for", "req/s", "OPERATION", "okta.create", "P99 MS", "model check:", "cleanup: removed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("-load output lacks %q:\n%s", want, out)
+		}
+	}
+	if passed := strings.HasSuffix(strings.TrimSpace(out), "PASS"); passed != (code == 0) {
+		t.Errorf("exit %d, but the verdict says passed=%v:\n%s%s", code, passed, out, stderr.String())
+	}
+	if strings.Contains(out+stderr.String(), secret) {
+		t.Error("the output shows the token")
+	}
+}
