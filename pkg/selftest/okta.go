@@ -183,16 +183,24 @@ func (f *flow) okta(ctx context.Context) {
 			return checkf(l.TotalResults == 1, lreq, "a deactivated user is not found by userName (totalResults %d)", l.TotalResults)
 		})
 	}
-	if !r.caps.ChangePassword || !r.caps.Patch {
-		f.skip("password sync", "the server does not support it (changePassword.supported false)")
+	if !r.caps.Patch {
+		f.skip("password sync", "the server does not support PATCH, which Okta's password sync sends")
 		return
 	}
 	f.step(ctx, "password sync: pathless PATCH of password", func(ctx context.Context) error {
 		req := request{Method: "PATCH", Path: "/Users/" + url.PathEscape(id), Dialect: Okta,
 			Body: patchOp(op("replace", "", map[string]any{"password": newPassword()}))}
-		resp, err := f.expect(ctx, req, 200, 204)
+		resp, err := f.do(ctx, req)
 		if err != nil {
 			return err
+		}
+		// Okta sends it whenever "Sync Password" is on in the app, whatever
+		// the server advertises.
+		if resp.Status == 400 && !r.caps.ChangePassword {
+			return skipf("the server refuses passwords and says changePassword.supported false: leave Okta's Sync Password off (%s)", scimErrorDetail(resp.Body))
+		}
+		if resp.Status != 200 && resp.Status != 204 {
+			return statusError(req, resp, []int{200, 204})
 		}
 		if len(resp.Body) > 0 {
 			o, err := decodeObject(resp.Body)

@@ -263,6 +263,13 @@ func TestBrokenServers(t *testing.T) {
 			flow: FlowEntra, step: "hard delete", reason: `DELETE /Users/\S+: status 200, want 204`,
 		},
 		{
+			name: "the password echoed in a PATCH answer", flows: []string{FlowOkta},
+			wrap: rewrite(isMethod("PATCH", "/Users/"), func(r *http.Request, status int, h http.Header, b []byte) (int, []byte) {
+				return status, editJSON(b, func(m map[string]any) { m["password"] = "Sst-echoed" })
+			}),
+			flow: FlowOkta, step: "password sync", reason: `the response contains the password`,
+		},
+		{
 			name: "ServiceProviderConfig without etag", flows: []string{FlowOkta},
 			wrap: rewrite(isMethod("GET", "/ServiceProviderConfig"), func(r *http.Request, status int, h http.Header, b []byte) (int, []byte) {
 				return status, editJSON(b, func(m map[string]any) { delete(m, "etag") })
