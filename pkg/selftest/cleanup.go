@@ -91,7 +91,9 @@ func (r *runner) cleanup(ctx context.Context) string {
 }
 
 // findPending looks up the creates whose answer never came, by the unique
-// attribute they were sent with, and tracks what exists.
+// attribute they were sent with, and tracks what exists. A create the
+// server is still working on may appear a moment later, so names not found
+// are looked up again, three times a second apart.
 func (r *runner) findPending(ctx context.Context) {
 	r.mu.Lock()
 	type lookup struct{ endpoint, attr, value string }
@@ -104,19 +106,42 @@ func (r *runner) findPending(ctx context.Context) {
 	}
 	r.created.pending = nil
 	r.mu.Unlock()
-	_ = r.parallel(ctx, len(todo), func(ctx context.Context, i int) error {
-		l := todo[i]
-		resp, err := r.scim.do(ctx, request{Method: "GET", Path: l.endpoint + "?" + filterQuery(l.attr, l.value), Dialect: Okta})
-		if err != nil || resp.Status != http.StatusOK {
-			return nil
-		}
-		if list, err := parseListResponse(resp.Body); err == nil {
-			for _, id := range list.ids() {
-				if id != "" {
-					r.track(l.endpoint, id)
-				}
+	for attempt := 0; attempt < pendingLookups && len(todo) > 0; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(time.Second)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
 			}
 		}
-		return nil
-	})
+		found := make([]bool, len(todo))
+		_ = r.parallel(ctx, len(todo), func(ctx context.Context, i int) error {
+			l := todo[i]
+			resp, err := r.scim.do(ctx, request{Method: "GET", Path: l.endpoint + "?" + filterQuery(l.attr, l.value), Dialect: Okta})
+			if err != nil || resp.Status != http.StatusOK {
+				return nil
+			}
+			if list, err := parseListResponse(resp.Body); err == nil {
+				for _, id := range list.ids() {
+					if id != "" {
+						r.track(l.endpoint, id)
+						found[i] = true
+					}
+				}
+			}
+			return nil
+		})
+		var left []lookup
+		for i, l := range todo {
+			if !found[i] {
+				left = append(left, l)
+			}
+		}
+		todo = left
+	}
 }
+
+// pendingLookups is how many times a create without an answer is looked up.
+const pendingLookups = 3

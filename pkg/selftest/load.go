@@ -131,6 +131,10 @@ type loadUser struct {
 	uncertain      bool
 	groups         map[int]bool // shared groups it is a member of
 	uncertainGroup map[int]bool // memberships with an unknown outcome
+	// refused and refusedGroup mark writes the server refused (4xx): if
+	// the state shows them anyway, they are phantoms, not lost writes.
+	refused      bool
+	refusedGroup map[int]bool
 }
 
 // loadRun is one load run.
@@ -484,7 +488,7 @@ func (lr *loadRun) create(ctx context.Context, idx, n int) *loadUser {
 		return nil
 	}
 	return &loadUser{id: o.str("id"), userName: name, given: "Load", family: fmt.Sprint(n), active: true,
-		groups: map[int]bool{}, uncertainGroup: map[int]bool{}}
+		groups: map[int]bool{}, uncertainGroup: map[int]bool{}, refusedGroup: map[int]bool{}}
 }
 
 // oktaRename is the pathless replace of the group's id and name that Okta
@@ -555,7 +559,8 @@ func (lr *loadRun) put(ctx context.Context, u *loadUser, rng *rand.Rand) {
 }
 
 // compare checks a read of u against its acknowledged writes: each client
-// writes only its own users, so a read must show all of them.
+// writes only its own users, so a read must show all of them. After a
+// mismatch the model takes what was read, so one fault is counted once.
 func (lr *loadRun) compare(u *loadUser, o object) {
 	a, _ := o.boolean("active")
 	if o.str("name.givenName") == u.given && o.str("name.familyName") == u.family && a == u.active {
@@ -563,8 +568,13 @@ func (lr *loadRun) compare(u *loadUser, o object) {
 	}
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
-	lr.stale.lost("user %s read as (givenName, familyName, active) = (%q, %q, %v) after writes acknowledged (%q, %q, %v)",
-		u.id, o.str("name.givenName"), o.str("name.familyName"), a, u.given, u.family, u.active)
+	format := "user %s read as (givenName, familyName, active) = (%q, %q, %v) after writes acknowledged (%q, %q, %v)"
+	if u.refused {
+		lr.stale.phantom(format+", and a refused write was applied", u.id, o.str("name.givenName"), o.str("name.familyName"), a, u.given, u.family, u.active)
+	} else {
+		lr.stale.lost(format, u.id, o.str("name.givenName"), o.str("name.familyName"), a, u.given, u.family, u.active)
+	}
+	u.given, u.family, u.active, u.refused = o.str("name.givenName"), o.str("name.familyName"), a, false
 }
 
 // write sends a write of user u and applies it to the model when
@@ -576,6 +586,8 @@ func (lr *loadRun) write(ctx context.Context, op string, u *loadUser, req reques
 		u.uncertain = true
 	case resp.Status < 300:
 		apply()
+	default:
+		u.refused = true
 	}
 }
 
@@ -587,6 +599,8 @@ func (lr *loadRun) member(ctx context.Context, op string, u *loadUser, g int, ad
 		u.uncertainGroup[g] = true
 	case resp.Status < 300:
 		u.groups[g] = add
+	default:
+		u.refusedGroup[g] = true
 	}
 }
 
@@ -728,8 +742,12 @@ func (lr *loadRun) verify(ctx context.Context, m *ModelReport) {
 		}
 		a, _ := o.boolean("active")
 		if o.str("name.givenName") != u.given || o.str("name.familyName") != u.family || a != u.active {
-			m.lost("user %s: (givenName, familyName, active) = (%q, %q, %v), acknowledged (%q, %q, %v)",
-				u.id, o.str("name.givenName"), o.str("name.familyName"), a, u.given, u.family, u.active)
+			format := "user %s: (givenName, familyName, active) = (%q, %q, %v), acknowledged (%q, %q, %v)"
+			if u.refused {
+				m.phantom(format+", and a refused write was applied", u.id, o.str("name.givenName"), o.str("name.familyName"), a, u.given, u.family, u.active)
+			} else {
+				m.lost(format, u.id, o.str("name.givenName"), o.str("name.familyName"), a, u.given, u.family, u.active)
+			}
 		}
 	}
 	// Memberships of the shared groups.
@@ -757,6 +775,8 @@ func (lr *loadRun) verify(ctx context.Context, m *ModelReport) {
 				m.Memberships++
 			}
 			switch {
+			case want && !members[u.id] && u.refusedGroup[g]:
+				m.phantom("user %s is not a member of group %s: a refused remove was applied", u.id, gid)
 			case want && !members[u.id]:
 				m.lost("member %s of group %s acknowledged but missing", u.id, gid)
 			case !want && members[u.id]:
