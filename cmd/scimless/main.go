@@ -25,6 +25,10 @@ commands:
            syncs and their status (xaas config|mapping|sync|status)
   webhook  a tenant's webhooks for directory events (webhook add|list|remove|replay)
   events   print a tenant's directory events as they arrive (events tail TENANT)
+  selftest check a deployment with the requests Okta and Entra ID send
+           (selftest -url BASE -token T [-flows …] [-json] [-keep] [-load C -duration D])
+  soak     the selftest load on the local stack, with a check of the final state
+           and of the table (soak [-clients 8] [-duration 60s] [-- dev flags])
 
 tenant, token, schema, audit, xaas, webhook and events work on a table: -table NAME (default "scimless"),
 -region REGION, -dynamodb-endpoint URL (a local endpoint; without it AWS with
@@ -65,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runWebhook(ctx, args[1:], stdout, stderr)
 	case "events":
 		err = runEvents(ctx, args[1:], stdout, stderr)
+	case "selftest":
+		err = runSelftest(ctx, args[1:], stdout, stderr)
+	case "soak":
+		err = runSoak(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
