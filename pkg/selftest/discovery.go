@@ -26,6 +26,9 @@ type Capabilities struct {
 
 // discover reads the discovery endpoints into r.caps, as the "discovery"
 // flow's steps.
+//
+// It is long because it reads three endpoints in order, each feeding the
+// capabilities the next check needs.
 func (r *runner) discover(ctx context.Context) {
 	f := &flow{name: "discovery", r: r}
 	r.caps = Capabilities{Patch: true, Filter: true, Users: true, Groups: true, EnterpriseUser: true}

@@ -11,6 +11,9 @@ import (
 // connection, a create with string booleans, its PATCH dialect (capitalised
 // ops, "False", dotted and URN keys, manager), the emails[type eq "work"]
 // filter and the hard delete.
+//
+// It is long because it is one script: the steps run in the order Entra sends
+// them, each using what the one before created, and reads best top to bottom.
 func (f *flow) entra(ctx context.Context) {
 	r := f.r
 	userName := r.userName("entra", 1)

@@ -74,6 +74,9 @@ type expectedEvent struct {
 
 // eventsFlow checks that each operation produces its event in the Events
 // API within Config.EventWait. A server without an Events API is a skip.
+//
+// It is long because it is one script: each operation is made, then its
+// event awaited, in order.
 func (f *flow) eventsFlow(ctx context.Context) {
 	r := f.r
 	var cursor string

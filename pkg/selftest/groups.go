@@ -11,6 +11,9 @@ import (
 // replace, 1,000 members in one PATCH, remove-then-add), Entra's member
 // PATCHes (remove by value, add with $ref null, GET without members) and the
 // delete, checking a member's groups attribute on the way.
+//
+// It is long because it is one script of dependent steps in the order the
+// identity providers send them.
 func (f *flow) groups(ctx context.Context) {
 	r := f.r
 	if !r.caps.Groups {

@@ -32,6 +32,9 @@ const (
 // limits checks the first request's time against the timeouts in front of
 // the server, a body near the payload limit, and that a 429 carries a
 // Retry-After that, once waited out, lets requests through.
+//
+// It is long because it is one script of three checks sharing one client and
+// one set of created resources.
 func (f *flow) limits(ctx context.Context) {
 	r := f.r
 	f.step(ctx, "first request (cold start) within 29 s and 60 s", func(ctx context.Context) error {

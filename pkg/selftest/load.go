@@ -197,6 +197,9 @@ func loadMix() []mixEntry {
 // Load runs the mix with cfg.Clients clients for cfg.Duration, then checks
 // the final state against a model of every acknowledged write and removes
 // what it created.
+//
+// It is long because it is the run's whole life in order (set up, load,
+// drain, verify, clean up), each phase a few lines.
 func Load(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	base, err := normalizeBase(cfg.BaseURL)
 	if err != nil {
@@ -367,6 +370,9 @@ func (lr *loadRun) send(ctx context.Context, op string, req request) (*response,
 
 // client runs one client's loop until lctx ends. Requests in flight finish
 // under ctx, so every write's outcome is known to the model.
+//
+// It is long because the mix is one weighted switch: each case is one
+// operation of the mix, a few lines each.
 func (lr *loadRun) client(lctx, ctx context.Context, idx int, rng *rand.Rand) {
 	mix := loadMix()
 	total := 0
@@ -701,6 +707,9 @@ func (lr *loadRun) verifyXaaS(ctx context.Context, m *ModelReport) {
 }
 
 // verify compares the final state with the model.
+//
+// It is long because it is one list of checks, each a few lines, over the same
+// model and listing; split apart they would pass the same state around.
 func (lr *loadRun) verify(ctx context.Context, m *ModelReport) {
 	byID := map[string]*loadUser{}
 	var all []*loadUser

@@ -10,6 +10,9 @@ import (
 // okta runs what Okta's SCIM 2.0 client sends: the connector test, the
 // lookup before a create, the create, profile updates by PUT and by pathless
 // PATCH, deactivation, reactivation and password sync.
+//
+// It is long because it is one script: the steps run in the order Okta sends
+// them, each using what the one before created, and reads best top to bottom.
 func (f *flow) okta(ctx context.Context) {
 	r := f.r
 	userName := r.userName("okta", 1)

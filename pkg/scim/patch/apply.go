@@ -350,6 +350,9 @@ func (a *applier) extension(kind string, p path, v any) error {
 
 // attr applies an operation to a whole attribute (no filter, no
 // sub-attribute).
+//
+// It is long because each operation kind on a single-valued, multi-valued or
+// complex attribute has its own RFC 7644 rule, kept side by side.
 func (a *applier) attr(kind string, p path, v any) error {
 	at, name := p.attr, p.String()
 	c := a.container(p, !clears(kind, v))
@@ -587,6 +590,10 @@ func (a *applier) subAttr(kind string, p path, v any) error {
 
 // filtered applies an operation to a value path ("emails[type eq "work"]",
 // optionally followed by a sub-attribute).
+//
+// It is long because RFC 7644 §3.5.2 and Entra's dialect give each operation
+// kind (add, replace, remove; with or without a sub-attribute; matching or
+// not) its own rule, and the rules read best side by side.
 func (a *applier) filtered(kind string, p path, v any) error {
 	at, st, name := p.attr, p.sub, p.String()
 	clearing := clears(kind, v)

@@ -136,6 +136,9 @@ func (st *memberState) change() MemberChange {
 
 // op handles one operation, appending it to rest unless it is a member
 // operation.
+//
+// It is long because it is one switch over the member operations of Okta's and
+// Entra's dialects, each case a few lines.
 func (st *memberState) op(rt *schema.ResourceType, members *schema.Attribute, op Operation, rest []Operation) ([]Operation, error) {
 	kind, ok := normaliseOp(op.Op)
 	if !ok {

@@ -507,6 +507,9 @@ func profileLimits(name string) (lo, hi int, ok bool) {
 // decodeUpload parses and validates a bulk body. A non-empty code
 // (codeBadRequest for a body that is not the expected JSON at all,
 // codeValidation otherwise) means the body is refused with the causes.
+//
+// It is long because it checks every field rule of Okta's bulk-upload
+// contract in the order Okta reports them, one short check each.
 func decodeUpload(op string, body []byte) (upload, string, []string) {
 	up := upload{op: op}
 	strict := func(v any) error {
