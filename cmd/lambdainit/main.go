@@ -63,6 +63,9 @@ func main() {
 	}
 }
 
+// run builds the function for linux/arm64, zips it, times cold starts and
+// prints the figures. It is long because it is the tool's whole procedure in
+// order, each step a few lines that feed the next.
 func run() error {
 	function := flag.String("function", "./functions/scim", "function package to measure")
 	runs := flag.Int("runs", 20, "number of timed cold starts")

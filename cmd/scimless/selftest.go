@@ -16,6 +16,9 @@ import (
 // in the process list or the shell history.
 const tokenEnv = "SCIMLESS_TOKEN"
 
+// runSelftest is `scimless selftest`: it parses the flags, runs the flows
+// (or the load with -load) and prints the report. It is long because it
+// declares the command's flags, a contract scripts rely on, in one place.
 func runSelftest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("selftest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
