@@ -95,13 +95,13 @@ func TestDeriveFromStoreWrites(t *testing.T) {
 			data: map[string]any{"id": "g1", "displayName": "Engineering", "schemas": []any{events.GroupSchema}}}}},
 		{"add member (the user's group set changes too)", func() []lambdaevents.DynamoDBEventRecord {
 			return rec.Write(func() error {
-				_, err := s.AddMembers(ctx, "acme", "g1", []store.Member{{UserID: "u1", Display: "Alicia"}})
+				_, err := s.AddMembers(ctx, "acme", "g1", 0, []store.Member{{UserID: "u1", Display: "Alicia"}})
 				return err
 			}, streamtest.MemberKeys("acme", "g1", "u1")...)
 		}, []want{{typ: events.GroupMemberAdded, data: map[string]any{"group": map[string]any{"id": "g1", "displayName": ""}, "user": map[string]any{"id": "u1", "userName": ""}}}}},
 		{"re-add an existing member", func() []lambdaevents.DynamoDBEventRecord {
 			return rec.Write(func() error {
-				_, err := s.AddMembers(ctx, "acme", "g1", []store.Member{{UserID: "u1", Display: "Alicia"}})
+				_, err := s.AddMembers(ctx, "acme", "g1", 0, []store.Member{{UserID: "u1", Display: "Alicia"}})
 				return err
 			}, streamtest.MemberKeys("acme", "g1", "u1")...)
 		}, nil},
@@ -117,7 +117,7 @@ func TestDeriveFromStoreWrites(t *testing.T) {
 			}, append(streamtest.GroupKeys("acme", "g1", "Engineering"), streamtest.Key{PK: "T#acme", SK: "GN#r&d"})...)
 		}, []want{{typ: events.GroupUpdated, changed: []string{"displayName"}, data: map[string]any{"displayName": "R&D"}}}},
 		{"remove member", func() []lambdaevents.DynamoDBEventRecord {
-			return rec.Write(func() error { return s.RemoveMembers(ctx, "acme", "g1", []string{"u1"}) }, streamtest.MemberKeys("acme", "g1", "u1")...)
+			return rec.Write(func() error { return s.RemoveMembers(ctx, "acme", "g1", 0, []string{"u1"}) }, streamtest.MemberKeys("acme", "g1", "u1")...)
 		}, []want{{typ: events.GroupMemberRemove, data: map[string]any{"group": map[string]any{"id": "g1", "displayName": ""}, "user": map[string]any{"id": "u1", "userName": ""}}}}},
 		{"delete group", func() []lambdaevents.DynamoDBEventRecord {
 			return rec.Write(func() error {

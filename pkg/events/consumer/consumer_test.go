@@ -35,10 +35,10 @@ func scenario(t testing.TB, env *storetest.Env, tenant string) []lambdaevents.Dy
 	g := &store.Group{ID: "g1", DisplayName: "Engineering", Doc: []byte(`{"displayName":"Engineering"}`), Created: now, Modified: now}
 	recs = append(recs, rec.Write(func() error { return s.CreateGroup(ctx, tenant, g) }, streamtest.GroupKeys(tenant, "g1", "Engineering")...)...)
 	recs = append(recs, rec.Write(func() error {
-		_, err := s.AddMembers(ctx, tenant, "g1", []store.Member{{UserID: "u1"}, {UserID: "u2"}, {UserID: "u3"}})
+		_, err := s.AddMembers(ctx, tenant, "g1", 0, []store.Member{{UserID: "u1"}, {UserID: "u2"}, {UserID: "u3"}})
 		return err
 	}, streamtest.MemberKeys(tenant, "g1", "u1", "u2", "u3")...)...)
-	recs = append(recs, rec.Write(func() error { return s.RemoveMembers(ctx, tenant, "g1", []string{"u2"}) }, streamtest.MemberKeys(tenant, "g1", "u2")...)...)
+	recs = append(recs, rec.Write(func() error { return s.RemoveMembers(ctx, tenant, "g1", 0, []string{"u2"}) }, streamtest.MemberKeys(tenant, "g1", "u2")...)...)
 	recs = append(recs, rec.Write(func() error {
 		u, err := s.GetUser(ctx, tenant, "u3")
 		if err != nil {

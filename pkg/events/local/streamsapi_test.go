@@ -52,7 +52,7 @@ func TestPipelineOnStreamsAPI(t *testing.T) {
 	if err := st.CreateGroup(ctx, "acme", g); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.AddMembers(ctx, "acme", "g1", []store.Member{{UserID: "u1"}, {UserID: "u2"}}); err != nil {
+	if _, err := st.AddMembers(ctx, "acme", "g1", 0, []store.Member{{UserID: "u1"}, {UserID: "u2"}}); err != nil {
 		t.Fatal(err)
 	}
 	u3, err := st.GetUser(ctx, "acme", "u3")
