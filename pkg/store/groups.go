@@ -456,9 +456,10 @@ func (s *Store) TouchGroup(ctx context.Context, tenant, id string, modified time
 // DeleteGroup deletes a group read at version prev with its displayName guard
 // and share of the count in one transaction, then its memberships (each with
 // the member's group-id set). The count's update records ctx's actor as the
-// group's deletion's, each member's update as its membership's. Readers never see the group's memberships once
-// the transaction is done: a user's group ids are resolved against existing
-// groups, so ids of a group being cleaned up are not returned.
+// group deletion's, each member's update as its membership removal's.
+// Readers never see the group's memberships once the transaction is done: a
+// user's group ids are resolved against existing groups, so ids of a group
+// being cleaned up are not returned.
 func (s *Store) DeleteGroup(ctx context.Context, tenant string, prev *Group) error {
 	pk := tenantPK(tenant)
 	err := s.db.WriteTx().
