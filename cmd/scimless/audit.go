@@ -14,9 +14,12 @@ import (
 
 const auditUsage = `usage: scimless audit TENANT [-since 24h] [-limit 100] [table flags]
 
-Lists the tenant's writes (who: token id; what: operation and resource; when;
-the status answered), newest first. Entries are kept for the tenant's
-auditTTLDays setting (default 90 days).
+Lists the tenant's changes newest first: every change of a user, group or
+membership, whatever made it (SCIM, XaaS, CLI), read from its directory
+events (operation: the event type, e.g. user.created; who: the token id),
+together with entries written to the audit log directly (with the status
+answered). Entries are kept for the tenant's auditTTLDays setting (default
+90 days).
 
   -since DURATION|TIME  entries at or after: a duration back from now (24h, 7d)
                         or an RFC 3339 time (2025-06-01 or 2025-06-01T12:00:00Z)

@@ -6,7 +6,13 @@ import (
 	"testing"
 	"time"
 
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/scimless/scimless/pkg/events/consumer"
+	"github.com/scimless/scimless/pkg/events/streamtest"
 	"github.com/scimless/scimless/pkg/store"
+	"github.com/scimless/scimless/pkg/store/storetest"
+	"github.com/scimless/scimless/pkg/table"
 )
 
 func TestAuditCLI(t *testing.T) {
@@ -81,5 +87,34 @@ func TestParseSince(t *testing.T) {
 		if err != nil || !got.Equal(tc.want) {
 			t.Errorf("parseSince(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+// TestAuditCLIFromEvents: the trail lists the changes derived from the
+// table's stream, with the token and the event type, for writes that wrote
+// no audit entry themselves.
+func TestAuditCLIFromEvents(t *testing.T) {
+	env := storetest.New(t)
+	ctx := context.Background()
+	if err := env.Store.CreateTenant(ctx, &store.Tenant{ID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	rec := streamtest.New(t, env.Client, table.DefaultName)
+	wctx := store.WithActor(ctx, store.Actor{TokenID: "tok-okta", RequestID: "req-1", Via: store.ViaSCIM})
+	now := time.Now().UTC()
+	u := &store.User{ID: "u-ada", UserName: "ada@example.com", Active: true, Doc: []byte(`{"userName":"ada@example.com","active":true}`), Created: now, Modified: now}
+	recs := rec.Write(func() error { return env.Store.CreateUser(wctx, "acme", u) }, streamtest.UserKeys("acme", u.ID, u.UserName)...)
+	wctx = store.WithActor(ctx, store.Actor{TokenID: "tok-okta", RequestID: "req-2", Via: store.ViaSCIM})
+	recs = append(recs, rec.Write(func() error { return env.Store.DeleteUser(wctx, "acme", u) }, streamtest.UserKeys("acme", u.ID, u.UserName)...)...)
+	resp, err := consumer.New(env.Store).Handle(ctx, lambdaevents.DynamoDBEvent{Records: recs})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("consumer: %+v %v", resp, err)
+	}
+	outs := opRun(t, env.Engine.Endpoint(), []opStep{
+		{args: []string{"audit", "acme"}, code: 0,
+			stdout: []string{"TOKEN", "tok-okta", "user.created", "user.deleted", "User u-ada"}, absent: []string{"ada@example.com"}},
+	})
+	if out := outs[0]; strings.Index(out, "user.deleted") > strings.Index(out, "user.created") {
+		t.Fatalf("not newest first:\n%s", out)
 	}
 }

@@ -24,13 +24,16 @@ const tableFlagsUsage = `table flags (every command):
 Flags may come before or after the positional arguments.
 `
 
-const tokenUsage = `usage: scimless token issue TENANT [-expires 90d] [-label NAME] [-scopes scim,xaas] [table flags]
+const tokenUsage = `usage: scimless token issue TENANT [-expires 90d] [-label NAME] [-scopes scim,xaas,events] [table flags]
        scimless token list TENANT [table flags]
        scimless token revoke ID [table flags]
 
 issue   prints a new bearer token for an existing, active tenant, once: only its
         SHA-256 is stored. A tenant can have several live tokens, so a rotation
-        is: issue, update Okta, revoke the old one.
+        is: issue, update Okta, revoke the old one. -scopes: scim (the SCIM
+        API), xaas (the XaaS push API), events (read the Events API,
+        GET /events/v1); default scim,xaas. An application reading events
+        gets a token of its own with -scopes events.
 list    the tenant's tokens: id, label, prefix, scopes, created, last used,
         expiry (never the token or its hash)
 revoke  deletes a token; running instances that cached it accept it for up to
@@ -128,7 +131,7 @@ func runTokenIssue(ctx context.Context, args []string, stdout, stderr io.Writer)
 	c := newCommand("token issue", tokenUsage, stderr)
 	expires := c.fs.String("expires", "", "lifetime, e.g. 90d or 720h (default: never expires)")
 	label := c.fs.String("label", "", "label to recognise the token by, e.g. okta-prod")
-	scopes := c.fs.String("scopes", auth.ScopeSCIM+","+auth.ScopeXaaS, "comma-separated scopes: scim (the SCIM API), xaas (the XaaS push API)")
+	scopes := c.fs.String("scopes", auth.ScopeSCIM+","+auth.ScopeXaaS, "comma-separated scopes: scim (the SCIM API), xaas (the XaaS push API), events (the Events API)")
 	if err := c.parse(args, 1, 1); err != nil {
 		return err
 	}
@@ -152,7 +155,7 @@ func runTokenIssue(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 	}
 	if len(sc) == 0 {
-		return errors.New("-scopes: at least one scope is needed (scim, xaas)")
+		return errors.New("-scopes: at least one scope is needed (scim, xaas, events)")
 	}
 	db, err := c.open(ctx)
 	if err != nil {

@@ -126,7 +126,7 @@ func TestTokenCLI(t *testing.T) {
 	opRun(t, ep, []opStep{
 		{args: []string{"token", "list", "acme"}, code: 0,
 			stdout: []string{"ID", "LAST USED", oldID, newID, "okta-prod", "okta-next", oldSecret[:8] + "…", "scim,xaas", "never"}, absent: never},
-		{args: []string{"token", "issue", "acme", "-scopes", "admin"}, code: 1, stderr: []string{`unknown scope "admin"`}},
+		{args: []string{"token", "issue", "acme", "-scopes", "admin"}, code: 1, stderr: []string{`unknown scope "admin"`, "events"}},
 		{args: []string{"token", "issue", "acme", "-scopes", ","}, code: 1, stderr: []string{"-scopes: at least one scope"}},
 		{args: []string{"token", "issue", "a cme"}, code: 1, stderr: []string{"invalid tenant name"}},
 		{args: []string{"token", "issue", "acme", "extra"}, code: 2, stderr: []string{`unexpected argument "extra"`, "usage: scimless token issue"}},
@@ -195,4 +195,18 @@ func TestParseArgs(t *testing.T) {
 			t.Errorf("parseArgs(%q) = %q, label %q, err %v; want %q, %q", tc.args, pos, *label, err, tc.pos, tc.label)
 		}
 	}
+}
+
+// TestTokenIssueEventsScope: a token for the Events API only, and one with
+// every scope.
+func TestTokenIssueEventsScope(t *testing.T) {
+	ep, st := opTable(t)
+	if err := st.CreateTenant(context.Background(), &store.Tenant{ID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	opRun(t, ep, []opStep{
+		{args: []string{"token", "issue", "acme", "-scopes", "events", "-label", "app-events"}, code: 0, stdout: []string{"scopes:   events\n"}},
+		{args: []string{"token", "issue", "acme", "-scopes", "scim, events,xaas"}, code: 0, stdout: []string{"scopes:   events,scim,xaas\n"}},
+		{args: []string{"token", "list", "acme"}, code: 0, stdout: []string{"app-events", "events  ", "events,scim,xaas"}},
+	})
 }

@@ -1,5 +1,6 @@
 // Command scim is the SCIM 2.0 Lambda function: it wires configuration, the
-// store and the SCIM handler together and serves API Gateway HTTP API events.
+// store, the SCIM handler and the Events API (GET /events/v1) together and
+// serves API Gateway HTTP API events.
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"github.com/scimless/scimless/pkg/apigw"
 	"github.com/scimless/scimless/pkg/auth"
 	"github.com/scimless/scimless/pkg/config"
+	"github.com/scimless/scimless/pkg/events/api"
 	"github.com/scimless/scimless/pkg/ratelimit"
 	"github.com/scimless/scimless/pkg/scim"
 	"github.com/scimless/scimless/pkg/store"
@@ -30,11 +32,13 @@ func main() {
 	}
 	st := store.New(client, cfg.Table)
 	logger := cfg.Logger()
-	lambda.Start(apigw.New(scim.New(scim.Config{
+	authn := auth.NewAuthenticator(st, cfg.TokenCacheTTL, auth.WithLogger(logger))
+	events := api.New(st, authn, api.WithLogger(logger))
+	lambda.Start(apigw.New(events.Mount(scim.New(scim.Config{
 		Store:   st,
-		Auth:    auth.NewAuthenticator(st, cfg.TokenCacheTTL, auth.WithLogger(logger)),
+		Auth:    authn,
 		Limiter: ratelimit.New(ratelimit.Config{Store: st, Logger: logger}),
 		Logger:  logger,
 		BaseURL: cfg.BaseURL,
-	})))
+	}))))
 }

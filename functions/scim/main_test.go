@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/scimless/scimless/pkg/auth"
+	scimevents "github.com/scimless/scimless/pkg/events"
 	"github.com/scimless/scimless/pkg/lambdatest"
 	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/store/storetest"
@@ -186,5 +187,84 @@ func TestFunctionStartupErrors(t *testing.T) {
 				t.Errorf("stderr %q does not mention %q", fn.Stderr(), tc.stderr)
 			}
 		})
+	}
+}
+
+// TestFunctionServesEventsAPI: the same function serves GET /events/v1 to a
+// token with the events scope, beside the SCIM API.
+func TestFunctionServesEventsAPI(t *testing.T) {
+	ctx := context.Background()
+	env := storetest.NewTable(t, testTable)
+	const eventsToken = "local-events-token"
+	if _, _, err := auth.Issue(ctx, env.Store, auth.IssueOptions{Tenant: "default", Secret: testToken}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := auth.Issue(ctx, env.Store, auth.IssueOptions{Tenant: "default", Secret: eventsToken, Scopes: []string{auth.ScopeEvents}}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Minute).UTC()
+	id, err := scimevents.NewID(at, "100000000000000000001", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(scimevents.Event{ID: id, Type: scimevents.UserCreated, Tenant: "default", Time: at, Data: json.RawMessage(`{"id":"u1"}`)})
+	if _, err := env.Store.PutEvents(ctx, []store.StoredEvent{{ID: id, Tenant: "default", Type: scimevents.UserCreated, Time: at, JSON: body}},
+		func(string) time.Duration { return store.DefaultEventTTL }); err != nil {
+		t.Fatal(err)
+	}
+
+	rt := lambdatest.StartRuntime(t)
+	fn := lambdatest.StartFunction(t, runMainEnv, "SCIMLESS_TABLE="+testTable, "AWS_LAMBDA_RUNTIME_API="+rt.Addr,
+		"SCIMLESS_DYNAMODB_ENDPOINT="+env.Engine.Endpoint())
+	base, err := os.ReadFile(filepath.Join("..", "..", "events", "scim-get-users.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// request turns the SCIM event into a request of path?query with token.
+	request := func(method, path, query, token string) []byte {
+		var ev map[string]any
+		if err := json.Unmarshal(base, &ev); err != nil {
+			t.Fatal(err)
+		}
+		ev["rawPath"], ev["rawQueryString"], ev["routeKey"] = path, query, "ANY "+path
+		ev["queryStringParameters"], ev["pathParameters"] = map[string]any{}, map[string]any{}
+		ev["headers"].(map[string]any)["authorization"] = "Bearer " + token
+		rc := ev["requestContext"].(map[string]any)
+		rc["routeKey"] = "ANY " + path
+		rc["http"].(map[string]any)["method"], rc["http"].(map[string]any)["path"] = method, path
+		out, _ := json.Marshal(ev)
+		return out
+	}
+	tests := []struct {
+		name                     string
+		method, path, query, tok string
+		status                   int
+		body                     string
+	}{
+		{"events, events token", "GET", "/events/v1", "limit=10", eventsToken, 200, `"id":"` + id + `"`},
+		{"events, type filtered out", "GET", "/events/v1", "types=user.deleted", eventsToken, 200, `"data":[]`},
+		{"events, bad limit", "GET", "/events/v1", "limit=0", eventsToken, 400, "limit"},
+		{"events, SCIM token", "GET", "/events/v1", "", testToken, 403, "events"},
+		{"events, no token", "GET", "/events/v1", "", "nope-nope-nope", 401, ""},
+		{"events, wrong method", "POST", "/events/v1", "", eventsToken, 405, ""},
+		{"SCIM, events token", "GET", "/scim/v2/Users", "", eventsToken, 403, `"status":"403"`},
+		{"SCIM, SCIM token", "GET", "/scim/v2/Users", "count=1", testToken, 200, `"totalResults":0`},
+	}
+	for i, tc := range tests {
+		res := rt.Invoke(t, fn, fmt.Sprintf("events-%d", i), request(tc.method, tc.path, tc.query, tc.tok))
+		if res.Failed {
+			t.Fatalf("%s: function error %s\nstderr: %s", tc.name, res.Body, fn.Stderr())
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(res.Body, &resp); err != nil {
+			t.Fatalf("%s: response %s: %v", tc.name, res.Body, err)
+		}
+		if resp.StatusCode != tc.status || !strings.Contains(resp.Body, tc.body) {
+			t.Errorf("%s: %d %s, want %d with %s", tc.name, resp.StatusCode, resp.Body, tc.status, tc.body)
+		}
+	}
+	fn.Stop()
+	if out := fn.Stdout() + fn.Stderr(); strings.Contains(out, eventsToken) || strings.Contains(out, testToken) {
+		t.Errorf("a bearer token reached the logs")
 	}
 }

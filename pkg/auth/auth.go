@@ -328,7 +328,7 @@ type IssueOptions struct {
 	Tenant  string
 	Secret  string // the token; a new random one when empty
 	Label   string
-	Scopes  []string // ScopeSCIM and/or ScopeXaaS; default: both
+	Scopes  []string // ScopeSCIM, ScopeXaaS, ScopeEvents; default: ScopeSCIM and ScopeXaaS
 	Expires time.Time
 	Now     time.Time
 	// RequireTenant makes Issue refuse a tenant that does not exist (what
@@ -376,8 +376,10 @@ func Issue(ctx context.Context, st *store.Store, o IssueOptions) (string, store.
 		scopes = []string{ScopeSCIM, ScopeXaaS}
 	}
 	for _, sc := range scopes {
-		if sc != ScopeSCIM && sc != ScopeXaaS {
-			return "", store.Token{}, fmt.Errorf("issue token: unknown scope %q (%s or %s)", sc, ScopeSCIM, ScopeXaaS)
+		switch sc {
+		case ScopeSCIM, ScopeXaaS, ScopeEvents:
+		default:
+			return "", store.Token{}, fmt.Errorf("issue token: unknown scope %q (%s, %s or %s)", sc, ScopeSCIM, ScopeXaaS, ScopeEvents)
 		}
 	}
 	slices.Sort(scopes)

@@ -111,6 +111,30 @@ func TestIssue(t *testing.T) {
 	}
 }
 
+// TestIssueEventsScope: a token issued for the Events API alone carries that
+// scope only.
+func TestIssueEventsScope(t *testing.T) {
+	st := storetest.New(t).Store
+	ctx := context.Background()
+	tests := []struct {
+		scopes []string
+		want   string
+	}{
+		{[]string{auth.ScopeEvents}, "[events]"},
+		{[]string{auth.ScopeSCIM, auth.ScopeEvents, auth.ScopeXaaS}, "[events scim xaas]"},
+	}
+	for _, tc := range tests {
+		secret, tok, err := auth.Issue(ctx, st, auth.IssueOptions{Tenant: "acme", Scopes: tc.scopes})
+		if err != nil || fmt.Sprint(tok.Scopes) != tc.want {
+			t.Fatalf("issue %v: %v %v, want scopes %s", tc.scopes, tok.Scopes, err, tc.want)
+		}
+		p, err := auth.NewAuthenticator(st, time.Minute, auth.WithoutLastUsed()).Authenticate(ctx, "Bearer "+secret)
+		if err != nil || !p.Has(auth.ScopeEvents) || p.Has(auth.ScopeSCIM) != strings.Contains(tc.want, "scim") {
+			t.Fatalf("authenticate %v: %+v %v", tc.scopes, p, err)
+		}
+	}
+}
+
 func TestAuthenticateHeader(t *testing.T) {
 	env := storetest.New(t)
 	secret, _ := issue(t, env.Store, auth.IssueOptions{Tenant: "acme", Scopes: []string{auth.ScopeSCIM}})

@@ -523,7 +523,7 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query) error {
 	ctx, tenant := r.Context(), tenantOf(r)
 	if q.filter == nil && q.sortBy == "" {
-		return pageAll(s, w, r, q, "groups", s.store.CountGroups,
+		return pageAll(s, w, r, q, "groups", s.store.GroupPageStart,
 			func(ctx context.Context, tenant, after string, n int) ([]*store.Group, string, error) {
 				p, err := s.store.ListGroups(ctx, tenant, after, n)
 				return p.Groups, p.Last, err

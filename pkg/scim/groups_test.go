@@ -333,9 +333,10 @@ func TestGroupCostReport(t *testing.T) {
 	}
 	d = e.env.Metrics.Snapshot().Sub(before)
 	t.Logf("cost %-34s requests=%v itemsWritten=%d", fmt.Sprintf("rename with %d members", n), d.Requests, d.ItemsWritten)
-	// The group, its old and its new name guard, and the audit entry.
-	if d.ItemsWritten > 4 {
-		t.Errorf("rename wrote %d items, want ≤ 4 (3 + audit)", d.ItemsWritten)
+	// The group, its old and its new name guard (its audit entry is
+	// derived from the table's stream).
+	if d.ItemsWritten > 3 {
+		t.Errorf("rename wrote %d items, want ≤ 3", d.ItemsWritten)
 	}
 
 	// GET user: ≤ 2 round trips with groups, 1 without.
@@ -391,27 +392,61 @@ func TestGroupImportPaging(t *testing.T) {
 	}
 }
 
-// TestAuditTrail: every successful write is recorded with who, what and
-// when; reads and failed writes are not.
+// TestAuditTrail: every successful write is in the audit trail, derived
+// from the events of the table's stream, with who (the token, the request),
+// what and when; reads and failed writes are not. The requests themselves
+// write no audit entry.
 func TestAuditTrail(t *testing.T) {
 	e := newGrpEnv(t)
+	feed := scim.NewEventFeed(t, e.env)
+	ctx := context.Background()
+	toks, err := e.env.Store.ListTokens(ctx, "t1")
+	if err != nil || len(toks) != 1 {
+		t.Fatalf("tokens: %v %v", toks, err)
+	}
+	tok := toks[0]
 	uid := e.user("audited@x")
-	e.do("GET", "/Users/"+uid, nil)
-	e.do("POST", "/Users", map[string]any{"userName": "audited@x"}) // 409: not audited
-	e.do("PATCH", "/Users/"+uid, patchOp(map[string]any{"op": "replace", "value": map[string]any{"active": false}}))
-	e.do("DELETE", "/Users/"+uid, nil)
-	entries, err := e.env.Store.ListAudit(context.Background(), "t1", time.Now().Add(-time.Hour), 10)
+	feed.Flush()
+	steps := []struct {
+		method, path string
+		body         any
+		status       int
+	}{
+		{"GET", "/Users/" + uid, nil, 200},
+		{"POST", "/Users", map[string]any{"userName": "audited@x"}, 409}, // not audited
+		{"PATCH", "/Users/" + uid, patchOp(map[string]any{"op": "replace", "value": map[string]any{"active": false}}), 200},
+		{"PATCH", "/Users/" + uid, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`, 200}, // no change: no event
+		{"DELETE", "/Users/" + uid, nil, 204},
+	}
+	for _, st := range steps {
+		if code, body := e.do(st.method, st.path, st.body); code != st.status {
+			t.Fatalf("%s %s: %d %v, want %d", st.method, st.path, code, body, st.status)
+		}
+		feed.Flush()
+	}
+	if direct, err := e.env.Store.ListAudit(ctx, "t1", time.Time{}, 10); err != nil || len(direct) != 0 {
+		t.Fatalf("requests wrote %d audit entries directly (%v), want none", len(direct), err)
+	}
+	entries, err := e.env.Store.ListTrail(ctx, "t1", time.Now().Add(-time.Hour), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"DELETE /scim/v2/Users/{id}", "PATCH /scim/v2/Users/{id}", "POST /scim/v2/Users"}
+	want := []string{"user.deleted", "user.deactivated", "user.created"}
 	if len(entries) != len(want) {
 		t.Fatalf("%d audit entries, want %d: %+v", len(entries), len(want), entries)
 	}
+	reqs := map[string]bool{}
 	for i, en := range entries {
-		if en.Operation != want[i] || en.ResourceID != uid || en.ResourceType != "User" || en.TokenID == "" {
-			t.Fatalf("entry %d = %+v, want %s on %s", i, en, want[i], uid)
+		if en.Operation != want[i] || en.ResourceID != uid || en.ResourceType != "User" || en.TokenID != tok.ID || en.RequestID == "" {
+			t.Fatalf("entry %d = %+v, want %s on %s by token %s", i, en, want[i], uid, tok.ID)
 		}
+		if time.Since(en.Time) > time.Minute || en.Time.After(time.Now()) {
+			t.Errorf("entry %d time %v, want the time of the write", i, en.Time)
+		}
+		reqs[en.RequestID] = true
+	}
+	if len(reqs) != len(want) {
+		t.Errorf("request ids %v: want one per request", reqs)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/scimless/scimless/pkg/scim/filter"
 	"github.com/scimless/scimless/pkg/scim/schema"
 	"github.com/scimless/scimless/pkg/scim/scimerr"
+	"github.com/scimless/scimless/pkg/store"
 )
 
 // query is a parsed list request (GET query string or POST /.search body).
@@ -408,21 +409,28 @@ func indexEquality(q query) (filter.Equality, bool) {
 // previous page saved (or from an RFC 9865 cursor), so an import of N
 // resources reads O(N) items in total.
 func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, key string,
-	count func(ctx context.Context, tenant string) (int, error),
+	start func(ctx context.Context, tenant, query string, offset int) (store.PageStart, error),
 	list func(ctx context.Context, tenant, after string, n int) ([]T, string, error),
 	render func([]T) ([]Resource, error),
 	rt *schema.ResourceType,
 ) error {
 	ctx, tenant := r.Context(), tenantOf(r)
-	total, err := count(ctx, tenant)
-	if err != nil {
-		return err
-	}
 	offset := q.startIndex - 1
 	si := q.startIndex
 	if q.cursor {
 		si = 1
 	}
+	// The count and the saved cursor are read together (index paging past
+	// the first page); cursor paging reads only the count.
+	cursorAt := offset
+	if q.cursor {
+		cursorAt = 0
+	}
+	ps, err := start(ctx, tenant, key, cursorAt)
+	if err != nil {
+		return err
+	}
+	total := ps.Total
 	if q.count == 0 || (!q.cursor && offset >= total) {
 		writePage(w, nil, total, si, "")
 		return nil
@@ -432,12 +440,8 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 	case q.cursor:
 		after = q.after
 	case offset > 0:
-		var ok bool
-		after, ok, err = s.store.LoadCursor(ctx, tenant, key, offset)
-		if err != nil {
-			return err
-		}
-		if !ok {
+		after = ps.After
+		if !ps.HasCursor {
 			// No saved cursor (a client jumping ahead, or it expired): walk
 			// from the start, reading offset items once.
 			for remaining := offset; remaining > 0; {

@@ -503,7 +503,7 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 
 // pageAllUsers serves an unfiltered page of users.
 func (s *Server) pageAllUsers(w http.ResponseWriter, r *http.Request, q query) error {
-	return pageAll(s, w, r, q, "users", s.store.CountUsers,
+	return pageAll(s, w, r, q, "users", s.store.UserPageStart,
 		func(ctx context.Context, tenant, after string, n int) ([]*store.User, string, error) {
 			p, err := s.store.ListUsers(ctx, tenant, after, n)
 			return p.Users, p.Last, err

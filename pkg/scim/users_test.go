@@ -425,7 +425,7 @@ func TestPasswordNeverReturned(t *testing.T) {
 	if bytes.Contains(u.Doc, []byte(secret)) || bytes.Contains(u.Doc, []byte("password")) || strings.Contains(u.PasswordHash, secret) {
 		t.Errorf("the stored user holds the password in clear: doc %s hash %q", u.Doc, u.PasswordHash)
 	}
-	// Nor does any other item of the table (audit entries included).
+	// Nor does any other item of the table.
 	table := h.env.Store.TableName()
 	out, err := h.env.Client.Scan(context.Background(), &dynamodb.ScanInput{TableName: &table})
 	if err != nil {

@@ -60,3 +60,58 @@ func (s *Store) LoadCursor(ctx context.Context, tenant, query string, offset int
 	}
 	return it.After, true, nil
 }
+
+// PageStart is what a page of an unfiltered listing reads before the page
+// itself: the tenant's count and the cursor saved for the page's offset.
+type PageStart struct {
+	Total int    // the tenant's users (or groups)
+	After string // the id the page starts after, when HasCursor
+	// HasCursor is true when a cursor was saved for the offset and has not
+	// expired.
+	HasCursor bool
+}
+
+// UserPageStart reads the tenant's user count and, for offset > 0, the
+// cursor SaveCursor recorded for query at offset: together in one
+// BatchGetItem (one GetItem at offset 0).
+func (s *Store) UserPageStart(ctx context.Context, tenant, query string, offset int) (PageStart, error) {
+	return s.pageStart(ctx, tenant, userCountSK, query, offset)
+}
+
+// GroupPageStart is UserPageStart for groups.
+func (s *Store) GroupPageStart(ctx context.Context, tenant, query string, offset int) (PageStart, error) {
+	return s.pageStart(ctx, tenant, groupCountSK, query, offset)
+}
+
+func (s *Store) pageStart(ctx context.Context, tenant, countSK, query string, offset int) (PageStart, error) {
+	var ps PageStart
+	if offset <= 0 {
+		n, err := s.count(ctx, tenant, countSK)
+		ps.Total = n
+		return ps, err
+	}
+	pk, curSK := tenantPK(tenant), cursorSK(query, offset)
+	var items []struct {
+		SK    string `dynamo:"sk"`
+		N     int    `dynamo:"n"`
+		After string `dynamo:"after"`
+		TTL   int64  `dynamo:"ttl"`
+	}
+	err := s.table.Batch(table.PartitionKey, table.SortKey).
+		Get(dynamo.Keys{pk, countSK}, dynamo.Keys{pk, curSK}).Consistent(true).All(ctx, &items)
+	if err != nil && !errors.Is(err, dynamo.ErrNotFound) {
+		return ps, fmt.Errorf("page start %s: %w", countSK, err)
+	}
+	now := s.now().Unix()
+	for _, it := range items {
+		switch it.SK {
+		case countSK:
+			ps.Total = it.N
+		case curSK:
+			if it.TTL >= now { // an expired one is deleted by DynamoDB eventually
+				ps.After, ps.HasCursor = it.After, true
+			}
+		}
+	}
+	return ps, nil
+}

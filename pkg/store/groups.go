@@ -44,6 +44,7 @@ type groupItem struct {
 	Version     int64     `dynamo:"ver"`
 	Created     time.Time `dynamo:"created"`
 	Modified    time.Time `dynamo:"modified"`
+	ActorStamp
 }
 
 type memberItem struct {
@@ -55,6 +56,7 @@ type memberItem struct {
 	UserID  string `dynamo:"uid"`
 	GroupID string `dynamo:"gid"`
 	Display string `dynamo:"display,omitempty"`
+	ActorStamp
 }
 
 const (
@@ -74,9 +76,11 @@ func (g *groupItem) group() *Group {
 		Version: g.Version, Created: g.Created, Modified: g.Modified}
 }
 
-func (s *Store) groupItem(tenant string, g *Group) groupItem {
+// groupItem returns the item of group g, stamped with ctx's actor.
+func (s *Store) groupItem(ctx context.Context, tenant string, g *Group) groupItem {
 	it := groupItem{PK: tenantPK(tenant), SK: groupSK(g.ID), Type: "group", ID: g.ID, DisplayName: g.DisplayName,
-		ExternalID: g.ExternalID, Doc: g.Doc, Version: g.Version, Created: g.Created.UTC(), Modified: g.Modified.UTC()}
+		ExternalID: g.ExternalID, Doc: g.Doc, Version: g.Version, Created: g.Created.UTC(), Modified: g.Modified.UTC(),
+		ActorStamp: s.actorStamp(ctx)}
 	if g.ExternalID != "" {
 		it.GSI1PK, it.GSI1SK = groupExtPK(tenant, g.ExternalID), groupSK(g.ID)
 	}
@@ -91,7 +95,7 @@ func (s *Store) CreateGroup(ctx context.Context, tenant string, g *Group) error 
 		return fmt.Errorf("create group: %w", err)
 	}
 	g.Version = 1
-	item := s.groupItem(tenant, g)
+	item := s.groupItem(ctx, tenant, g)
 	if err := checkItemSize("group "+g.ID, item); err != nil {
 		return fmt.Errorf("create group: %w", err)
 	}
@@ -224,7 +228,7 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant string, g *Group, prev *
 		return fmt.Errorf("update group %s: %w", g.ID, err)
 	}
 	g.Version, g.Created = prev.Version+1, prev.Created
-	item := s.groupItem(tenant, g)
+	item := s.groupItem(ctx, tenant, g)
 	if err := checkItemSize("group "+g.ID, item); err != nil {
 		g.Version = prev.Version
 		return fmt.Errorf("update group: %w", err)
@@ -369,12 +373,16 @@ func (s *Store) memberTx(ctx context.Context, tenant, gid string, ifVersion int6
 		for _, m := range chunk {
 			if add {
 				tx.Put(s.table.Put(memberItem{PK: memberPK(tenant, gid), SK: memberPrefix + m.UserID, Type: "member",
-					GSI2PK: memberOfPK(tenant, m.UserID), GSI2SK: groupSK(gid), UserID: m.UserID, GroupID: gid, Display: m.Display}))
-				tx.Update(s.table.Update(table.PartitionKey, upk).Range(table.SortKey, userSK(m.UserID)).
+					GSI2PK: memberOfPK(tenant, m.UserID), GSI2SK: groupSK(gid), UserID: m.UserID, GroupID: gid, Display: m.Display,
+					ActorStamp: s.actorStamp(ctx)}))
+				tx.Update(s.stampUpdate(ctx, s.table.Update(table.PartitionKey, upk).Range(table.SortKey, userSK(m.UserID))).
+					Remove(table.ActorDeleted).
 					AddStringsToSet("groups", gid).Add("ver", 1).If("attribute_exists($)", table.PartitionKey))
 			} else {
+				// The user's update records the actor of the membership's
+				// removal (a deleted item carries no actor of its own).
 				tx.Delete(s.table.Delete(table.PartitionKey, memberPK(tenant, gid)).Range(table.SortKey, memberPrefix+m.UserID))
-				tx.Update(s.table.Update(table.PartitionKey, upk).Range(table.SortKey, userSK(m.UserID)).
+				tx.Update(s.stampDelete(ctx, s.table.Update(table.PartitionKey, upk).Range(table.SortKey, userSK(m.UserID)), memberPK(tenant, gid), memberPrefix+m.UserID).
 					DeleteStringsFromSet("groups", gid).Add("ver", 1).If("attribute_exists($)", table.PartitionKey))
 			}
 		}
@@ -423,7 +431,7 @@ func (s *Store) memberTx(ctx context.Context, tenant, gid string, ifVersion int6
 // otherwise); without, it must exist (ErrNotFound otherwise). It returns the
 // group as written.
 func (s *Store) TouchGroup(ctx context.Context, tenant, id string, modified time.Time, ifVersion int64) (*Group, error) {
-	u := s.table.Update(table.PartitionKey, tenantPK(tenant)).Range(table.SortKey, groupSK(id)).
+	u := s.stampUpdate(ctx, s.table.Update(table.PartitionKey, tenantPK(tenant)).Range(table.SortKey, groupSK(id))).
 		Set("modified", modified.UTC()).Add("ver", 1)
 	if ifVersion > 0 {
 		u.If("$ = ?", "ver", ifVersion)
@@ -447,15 +455,17 @@ func (s *Store) TouchGroup(ctx context.Context, tenant, id string, modified time
 
 // DeleteGroup deletes a group read at version prev with its displayName guard
 // and share of the count in one transaction, then its memberships (each with
-// the member's group-id set). Readers never see the group's memberships once
-// the transaction is done: a user's group ids are resolved against existing
-// groups, so ids of a group being cleaned up are not returned.
+// the member's group-id set). The count's update records ctx's actor as the
+// group deletion's, each member's update as its membership removal's.
+// Readers never see the group's memberships once the transaction is done: a
+// user's group ids are resolved against existing groups, so ids of a group
+// being cleaned up are not returned.
 func (s *Store) DeleteGroup(ctx context.Context, tenant string, prev *Group) error {
 	pk := tenantPK(tenant)
 	err := s.db.WriteTx().
 		Delete(s.table.Delete(table.PartitionKey, pk).Range(table.SortKey, groupSK(prev.ID)).If("$ = ?", "ver", prev.Version)).
 		Delete(s.table.Delete(table.PartitionKey, pk).Range(table.SortKey, groupNameSK(prev.DisplayName))).
-		Update(s.table.Update(table.PartitionKey, pk).Range(table.SortKey, groupCountSK).Add(countAttr, -1)).
+		Update(s.stampDelete(ctx, s.table.Update(table.PartitionKey, pk).Range(table.SortKey, groupCountSK).Add(countAttr, -1), pk, groupSK(prev.ID))).
 		Run(ctx)
 	if err != nil {
 		if isTxConflict(err) {
@@ -484,17 +494,31 @@ func (s *Store) CleanupGroup(ctx context.Context, tenant, gid string) error {
 }
 
 // RemoveUserFromGroups deletes the memberships of user uid in the given
-// groups, in BatchWriteItem calls of 25. Used before deleting a user, so no
-// group ever lists a deleted user.
+// groups. Used before deleting a user, so no group ever lists a deleted
+// user. Each membership goes in one transaction with an update of the user
+// item that records ctx's actor as the removal's (its version is left alone,
+// so a delete of the user read before still applies); once the user is gone,
+// a membership left over is deleted on its own.
 func (s *Store) RemoveUserFromGroups(ctx context.Context, tenant, uid string, gids []string) error {
-	keys := make([]dynamo.Keyed, len(gids))
-	for i, gid := range gids {
-		keys[i] = dynamo.Keys{memberPK(tenant, gid), memberPrefix + uid}
-	}
-	for start := 0; start < len(keys); start += table.MaxBatchWrite {
-		_, err := s.table.Batch(table.PartitionKey, table.SortKey).Write().Delete(keys[start:min(start+table.MaxBatchWrite, len(keys))]...).Run(ctx)
-		if err != nil {
+	pk := tenantPK(tenant)
+	for _, gid := range gids {
+		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("remove user %s from groups: %w", uid, err)
+		}
+		del := s.table.Delete(table.PartitionKey, memberPK(tenant, gid)).Range(table.SortKey, memberPrefix+uid)
+		err := s.db.WriteTx().
+			Delete(del).
+			Update(s.stampDelete(ctx, s.table.Update(table.PartitionKey, pk).Range(table.SortKey, userSK(uid)), memberPK(tenant, gid), memberPrefix+uid).
+				DeleteStringsFromSet("groups", gid).If("attribute_exists($)", table.PartitionKey)).
+			Run(ctx)
+		if isCondFailed(err) {
+			err = s.table.Delete(table.PartitionKey, memberPK(tenant, gid)).Range(table.SortKey, memberPrefix+uid).Run(ctx)
+		}
+		if err != nil {
+			if isTxConflict(err) {
+				return fmt.Errorf("remove user %s from group %s: %w: %w", uid, gid, ErrBusy, err)
+			}
+			return fmt.Errorf("remove user %s from group %s: %w", uid, gid, err)
 		}
 	}
 	return nil

@@ -143,6 +143,9 @@ func CreateTableInput(name string) *dynamodb.CreateTableInput {
 		},
 		GlobalSecondaryIndexes: gsis,
 		BillingMode:            types.BillingModePayPerRequest,
+		// Directory events are derived from the stream's old and new item
+		// images (see package events).
+		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages},
 	}
 }
 

@@ -36,3 +36,12 @@ func TestIsTxConflict(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateTableInputStream: the table is created with the stream that
+// directory events are derived from, with both item images.
+func TestCreateTableInputStream(t *testing.T) {
+	sp := CreateTableInput("scimless").StreamSpecification
+	if sp == nil || !aws.ToBool(sp.StreamEnabled) || sp.StreamViewType != types.StreamViewTypeNewAndOldImages {
+		t.Fatalf("stream specification %+v, want NEW_AND_OLD_IMAGES enabled", sp)
+	}
+}

@@ -52,6 +52,7 @@ type userItem struct {
 	Modified   time.Time `dynamo:"modified"`
 	Groups     []string  `dynamo:"groups,set,omitempty"`
 	Password   string    `dynamo:"pwd,omitempty"`
+	ActorStamp
 }
 
 type guardItem struct {
@@ -77,12 +78,13 @@ func userExtPK(tenant, externalID string) string {
 	return tenantPK(tenant) + userExtIDPrefix + externalID
 }
 
-func (s *Store) userItem(tenant string, u *User) userItem {
+// userItem returns the item of user u, stamped with ctx's actor.
+func (s *Store) userItem(ctx context.Context, tenant string, u *User) userItem {
 	it := userItem{
 		PK: tenantPK(tenant), SK: userSK(u.ID), Type: "user",
 		ID: u.ID, UserName: u.UserName, ExternalID: u.ExternalID, Active: u.Active,
 		Doc: u.Doc, Version: u.Version, Created: u.Created.UTC(), Modified: u.Modified.UTC(),
-		Groups: u.Groups, Password: u.PasswordHash,
+		Groups: u.Groups, Password: u.PasswordHash, ActorStamp: s.actorStamp(ctx),
 	}
 	if u.ExternalID != "" {
 		it.GSI1PK, it.GSI1SK = userExtPK(tenant, u.ExternalID), userSK(u.ID)
@@ -117,7 +119,7 @@ func (s *Store) CreateUser(ctx context.Context, tenant string, u *User) error {
 		return fmt.Errorf("create user: %w", err)
 	}
 	u.Version = 1
-	item := s.userItem(tenant, u)
+	item := s.userItem(ctx, tenant, u)
 	if err := checkItemSize("user "+u.ID, item); err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
@@ -203,7 +205,7 @@ func (s *Store) UpdateUser(ctx context.Context, tenant string, u *User, prev *Us
 	}
 	u.Version = prev.Version + 1
 	u.Created = prev.Created
-	item := s.userItem(tenant, u)
+	item := s.userItem(ctx, tenant, u)
 	if err := checkItemSize("user "+u.ID, item); err != nil {
 		u.Version = prev.Version
 		return fmt.Errorf("update user: %w", err)
@@ -245,13 +247,14 @@ func (s *Store) UpdateUser(ctx context.Context, tenant string, u *User, prev *Us
 
 // DeleteUser deletes a user read at version prev, its userName guard and its
 // share of the user count in one transaction. ErrVersion means it changed or
-// vanished since it was read.
+// vanished since it was read. The count's update records ctx's actor as the
+// deletion's.
 func (s *Store) DeleteUser(ctx context.Context, tenant string, prev *User) error {
 	pk := tenantPK(tenant)
 	tx := s.db.WriteTx().
 		Delete(s.table.Delete(table.PartitionKey, pk).Range(table.SortKey, userSK(prev.ID)).If("$ = ?", "ver", prev.Version)).
 		Delete(s.table.Delete(table.PartitionKey, pk).Range(table.SortKey, userNameSK(prev.UserName))).
-		Update(s.table.Update(table.PartitionKey, pk).Range(table.SortKey, userCountSK).Add(countAttr, -1))
+		Update(s.stampDelete(ctx, s.table.Update(table.PartitionKey, pk).Range(table.SortKey, userCountSK).Add(countAttr, -1), pk, userSK(prev.ID)))
 	if err := tx.Run(ctx); err != nil {
 		if isTxConflict(err) {
 			return fmt.Errorf("delete user %s: %w: %w", prev.ID, ErrBusy, err)
@@ -352,10 +355,10 @@ func (s *Store) ImportUsers(ctx context.Context, tenant string, users []*User) e
 		if u.Version == 0 {
 			u.Version = 1
 		}
-		if err := checkItemSize("user "+u.ID, s.userItem(tenant, u)); err != nil {
+		if err := checkItemSize("user "+u.ID, s.userItem(ctx, tenant, u)); err != nil {
 			return fmt.Errorf("import users: %w", err)
 		}
-		items = append(items, s.userItem(tenant, u),
+		items = append(items, s.userItem(ctx, tenant, u),
 			guardItem{PK: tenantPK(tenant), SK: userNameSK(u.UserName), Type: "userName", ID: u.ID})
 	}
 	for start := 0; start < len(items); start += table.MaxBatchWrite {
