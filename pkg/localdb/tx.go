@@ -1,6 +1,7 @@
 package localdb
 
 import (
+	"encoding/json"
 	"hash/crc32"
 	"strings"
 	"time"
@@ -55,7 +56,8 @@ func (e *Engine) transactWrite(body []byte) (any, error) {
 	var idemHash uint32
 	now := e.opts.Now()
 	if req.ClientRequestToken != "" {
-		h := crc32.ChecksumIEEE(body)
+		canon, _ := json.Marshal(req.TransactItems) // map order is not stable on the wire
+		h := crc32.ChecksumIEEE(canon)
 		idemHash = h
 		for k, v := range e.idem {
 			if now.Sub(v.at) > idempotencyTTL {
