@@ -3,6 +3,7 @@ package localdb_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -118,3 +119,12 @@ func wantErr(t testing.TB, err error, code, msg string) {
 type fakeClock struct{ now time.Time }
 
 func (c *fakeClock) Now() time.Time { return c.now }
+
+func credsLocal() aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider("local", "local", "")
+}
+
+// httpClient adapts a RoundTripper to the SDK's HTTPClient.
+type httpClient struct{ rt http.RoundTripper }
+
+func (c *httpClient) Do(r *http.Request) (*http.Response, error) { return c.rt.RoundTrip(r) }

@@ -411,19 +411,27 @@ func (e *Engine) maybeCompact() {
 	if l == nil || l.compacting || l.size < compactMin || l.size < 2*l.snapBytes {
 		return
 	}
-	if err := e.Compact(); err != nil {
+	if err := e.compactLocked(); err != nil {
 		l.compacting = false
 	}
 }
 
-// Compact starts writing a snapshot of every table and begins a new log;
-// the snapshot is written in the background from copy-on-write copies of
-// the trees, so writers are not held up. Caller holds e.mu for writing.
+// Compact, in durable mode, starts a new log and writes a snapshot of every
+// table in the background (from copy-on-write copies of the trees, so
+// writers are not held up); once the snapshot is in place the older log and
+// snapshot are deleted. Close waits for a snapshot being written. In memory
+// it does nothing.
 func (e *Engine) Compact() error {
-	l := e.log
-	if l == nil {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.log == nil || e.log.compacting {
 		return nil
 	}
+	return e.compactLocked()
+}
+
+func (e *Engine) compactLocked() error {
+	l := e.log
 	l.compacting = true
 	hdr := snapHeader{Commit: e.commit, RecSeq: e.recSeq, Tables: map[string]*snapTable{}}
 	trees := map[string]*btree.BTreeG[*entry]{}
@@ -447,6 +455,7 @@ func (e *Engine) Compact() error {
 	if err != nil {
 		l.mu.Unlock()
 		l.syncMu.Unlock()
+		l.compacting = false
 		return fmt.Errorf("rotate log: %w", err)
 	}
 	_ = l.f.Close()
