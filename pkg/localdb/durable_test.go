@@ -305,3 +305,49 @@ func TestKill9(t *testing.T) {
 		_ = eng.Close()
 	}
 }
+
+// TestCompactWhileWriting snapshots repeatedly while writers run; after a
+// restart every acknowledged write is there.
+func TestCompactWhileWriting(t *testing.T) {
+	dir := t.TempDir()
+	e := openDurable(t, dir)
+	e.createTable(t, "cmp", "S")
+	const writers, each = 4, 150
+	done := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				_, err := e.db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String("cmp"),
+					Item: av{"pk": s(fmt.Sprint("w", w)), "sk": s(fmt.Sprintf("%04d", i)), "v": n(strconv.Itoa(i))}})
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	finished := 0
+	for finished < writers {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			finished++
+		default:
+			if err := e.eng.Compact(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if err := e.eng.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e2 := openDurable(t, dir)
+	defer e2.eng.Close()
+	if got := count(t, e2, "cmp"); got != writers*each {
+		t.Fatalf("%d items after restart, want %d", got, writers*each)
+	}
+}
