@@ -6,7 +6,7 @@ PKGS      := ./...
 FUZZTIME  ?= 3m
 BENCHTIME ?= 1x
 
-.PHONY: test vet fmt-check build lambda lambda-init bench bench-scale figures-xaas fuzz synth infra-test deploy run clean
+.PHONY: test vet fmt-check build lambda lambda-init bench bench-scale figures-xaas fuzz synth infra-test deploy run clean bench-engine figures-local
 
 ## test: vet, format check and the full test suite (race detector on the core packages)
 test: fmt-check vet
@@ -83,3 +83,11 @@ deploy:
 
 clean:
 	rm -rf bin dist cdk.out
+
+## bench-engine: embedded engine, median and p99 per operation at 1k, 10k and 100k items (docs/engine.md)
+bench-engine:
+	$(GO) test -run '^$$' -bench 'BenchmarkEngine' -benchtime 5000x -timeout 30m ./pkg/localdb/
+
+## figures-local: the SCIM handler on the local stack (8 clients, rate limit lifted) at 1k and 100k users
+figures-local:
+	SCIMLESS_LOCAL_FIGURES=1000,100000 $(GO) test -run 'TestLocalFigures$$' -v -count=1 -timeout 2h ./cmd/scimless/ | grep -E 'FIGURE|^(--- |ok|FAIL)'
