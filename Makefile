@@ -6,7 +6,7 @@ PKGS      := ./...
 FUZZTIME  ?= 3m
 BENCHTIME ?= 1x
 
-.PHONY: test vet fmt-check build lambda lambda-init bench bench-scale figures-xaas fuzz synth infra-test deploy run clean bench-engine figures-local
+.PHONY: test vet fmt-check build lambda lambda-init bench bench-scale figures-xaas fuzz synth infra-test deploy run clean
 
 ## test: vet, format check and the full test suite (race detector on the core packages)
 test: fmt-check vet
@@ -83,6 +83,8 @@ deploy:
 
 clean:
 	rm -rf bin dist cdk.out
+
+.PHONY: bench-engine figures-local
 
 ## bench-engine: embedded engine, median and p99 per operation at 1k, 10k and 100k items (docs/engine.md)
 bench-engine:
