@@ -58,7 +58,10 @@ func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, asAPIError(err), prefix)
 		return
 	}
-	out, err := json.Marshal(resp)
+	out, ok := resp.(json.RawMessage)
+	if !ok {
+		out, err = json.Marshal(resp)
+	}
 	if err != nil {
 		writeError(w, &apiError{typ: "InternalServerError", status: 500, msg: "encode response: " + err.Error()}, prefix)
 		return

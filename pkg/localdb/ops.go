@@ -70,9 +70,11 @@ func (e *Engine) getItem(body []byte) (any, error) {
 	}
 	it := t.get(h, r)
 	if it == nil {
-		return struct{}{}, nil
+		return json.RawMessage("{}"), nil
 	}
-	return map[string]item{"Item": projectIf(it, ps)}, nil
+	b := append(make([]byte, 0, 512), `{"Item":`...)
+	b = appendItem(b, projectIf(it, ps))
+	return json.RawMessage(append(b, '}')), nil
 }
 
 // ---- PutItem, UpdateItem, DeleteItem ----

@@ -1,9 +1,7 @@
 package localdb
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"sort"
@@ -56,103 +54,12 @@ func sv(s string) value { return value{k: kS, s: s} }
 
 // UnmarshalJSON decodes a value in DynamoDB JSON (`{"S":"x"}`).
 func (v *value) UnmarshalJSON(data []byte) error {
-	var w struct {
-		S    *string
-		N    *string
-		B    *[]byte
-		BOOL *bool
-		NULL *bool
-		SS   *[]string
-		NS   *[]string
-		BS   *[][]byte
-		L    *[]value
-		M    *map[string]value
-	}
-	if err := json.Unmarshal(data, &w); err != nil {
+	d := &avDecoder{b: data}
+	x, err := d.value()
+	if err != nil {
 		return err
 	}
-	n := 0
-	for _, set := range []bool{w.S != nil, w.N != nil, w.B != nil, w.BOOL != nil, w.NULL != nil, w.SS != nil, w.NS != nil, w.BS != nil, w.L != nil, w.M != nil} {
-		if set {
-			n++
-		}
-	}
-	switch {
-	case n == 0:
-		return validationf("Supplied AttributeValue is empty, must contain exactly one of the supported datatypes")
-	case n > 1:
-		return validationf("Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes")
-	}
-	switch {
-	case w.S != nil:
-		*v = value{k: kS, s: *w.S}
-	case w.N != nil:
-		c, err := canonicalNumber(*w.N)
-		if err != nil {
-			return err
-		}
-		*v = value{k: kN, s: c}
-	case w.B != nil:
-		*v = value{k: kB, s: string(*w.B)}
-	case w.BOOL != nil:
-		*v = value{k: kBOOL, b: *w.BOOL}
-	case w.NULL != nil:
-		if !*w.NULL {
-			return validationf("One or more parameter values were invalid: Null attribute value types must have the value of true")
-		}
-		*v = value{k: kNULL, b: true}
-	case w.SS != nil:
-		if len(*w.SS) == 0 {
-			return validationf("One or more parameter values were invalid: An string set  may not be empty")
-		}
-		s, err := newSet(*w.SS, "SS")
-		if err != nil {
-			return err
-		}
-		*v = value{k: kSS, set: s}
-	case w.NS != nil:
-		if len(*w.NS) == 0 {
-			return validationf("One or more parameter values were invalid: An number set  may not be empty")
-		}
-		ns := make([]string, len(*w.NS))
-		for i, n := range *w.NS {
-			c, err := canonicalNumber(n)
-			if err != nil {
-				return err
-			}
-			ns[i] = c
-		}
-		s, err := newSet(ns, "NS")
-		if err != nil {
-			return err
-		}
-		*v = value{k: kNS, set: s}
-	case w.BS != nil:
-		if len(*w.BS) == 0 {
-			return validationf("One or more parameter values were invalid: Binary sets should not be empty")
-		}
-		bs := make([]string, len(*w.BS))
-		for i, b := range *w.BS {
-			bs[i] = string(b)
-		}
-		s, err := newSet(bs, "BS")
-		if err != nil {
-			return err
-		}
-		*v = value{k: kBS, set: s}
-	case w.L != nil:
-		l := *w.L
-		if l == nil {
-			l = []value{}
-		}
-		*v = value{k: kL, list: l}
-	case w.M != nil:
-		m := *w.M
-		if m == nil {
-			m = map[string]value{}
-		}
-		*v = value{k: kM, m: m}
-	}
+	*v = x
 	return nil
 }
 
@@ -631,16 +538,6 @@ func appendKeyString(b []byte, v value) []byte {
 	b = strconv.AppendInt(b, int64(len(v.s)), 10)
 	b = append(b, ':')
 	return append(b, v.s...)
-}
-
-// jsonEqual reports whether two JSON documents are byte-identical after
-// compaction (tests).
-func jsonEqual(a, b []byte) bool {
-	var x, y bytes.Buffer
-	if json.Compact(&x, a) != nil || json.Compact(&y, b) != nil {
-		return false
-	}
-	return bytes.Equal(x.Bytes(), y.Bytes())
 }
 
 // describe renders a value for an error message.
