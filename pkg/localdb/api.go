@@ -20,18 +20,18 @@ const maxRequestBody = 16 << 20
 func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {
-			writeError(w, &apiError{typ: "InternalServerError", status: 500, msg: fmt.Sprint("internal error: ", v)}, "")
+			writeError(w, &apiError{typ: "InternalServerError", status: 500, msg: fmt.Sprint("internal error: ", v)})
 		}
 	}()
 	target := r.Header.Get("X-Amz-Target")
 	prefix, op, _ := strings.Cut(target, ".")
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 	if err != nil {
-		writeError(w, &apiError{typ: "SerializationException", msg: "read body: " + err.Error()}, prefix)
+		writeError(w, &apiError{typ: "SerializationException", msg: "read body: " + err.Error()})
 		return
 	}
 	if len(body) > maxRequestBody {
-		writeError(w, validationf("Request size exceeds the maximum allowed"), prefix)
+		writeError(w, validationf("Request size exceeds the maximum allowed"))
 		return
 	}
 	var resp any
@@ -55,7 +55,7 @@ func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		err = &apiError{typ: "UnknownOperationException", msg: "unknown target " + target}
 	}
 	if err != nil {
-		writeError(w, asAPIError(err), prefix)
+		writeError(w, asAPIError(err))
 		return
 	}
 	out, ok := resp.(json.RawMessage)
@@ -63,7 +63,7 @@ func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		out, err = json.Marshal(resp)
 	}
 	if err != nil {
-		writeError(w, &apiError{typ: "InternalServerError", status: 500, msg: "encode response: " + err.Error()}, prefix)
+		writeError(w, &apiError{typ: "InternalServerError", status: 500, msg: "encode response: " + err.Error()})
 		return
 	}
 	writeBody(w, http.StatusOK, out)
@@ -127,12 +127,9 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
-func writeError(w http.ResponseWriter, ae *apiError, prefix string) {
-	ns := "com.amazonaws.dynamodb.v20120810#"
-	if prefix == "DynamoDBStreams_20120810" {
-		ns = "com.amazonaws.dynamodb.v20120810#"
-	}
-	m := map[string]any{"__type": ns + ae.typ, "message": ae.msg}
+func writeError(w http.ResponseWriter, ae *apiError) {
+	// DynamoDB and DynamoDB Streams both name errors in this namespace.
+	m := map[string]any{"__type": "com.amazonaws.dynamodb.v20120810#" + ae.typ, "message": ae.msg}
 	if ae.item != nil {
 		m["Item"] = ae.item
 	}

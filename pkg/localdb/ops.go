@@ -241,7 +241,7 @@ type readPlan struct {
 	start  *entry
 }
 
-func (e *Engine) planRead(in *readInput, pr *params, op string) (*readPlan, error) {
+func (e *Engine) planRead(in *readInput, pr *params) (*readPlan, error) {
 	if in.QueryFilter != nil || in.ScanFilter != nil {
 		return nil, validationf("The legacy QueryFilter and ScanFilter parameters are not supported by the embedded engine; use FilterExpression")
 	}
@@ -403,7 +403,7 @@ func (e *Engine) query(body []byte) (any, error) {
 	pr := newParams(req.ExpressionAttributeNames, req.ExpressionAttributeValues)
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	p, err := e.planRead(&req.readInput, pr, "Query")
+	p, err := e.planRead(&req.readInput, pr)
 	if err != nil {
 		return nil, err
 	}
@@ -657,7 +657,7 @@ func (e *Engine) scan(body []byte) (any, error) {
 	pr := newParams(req.ExpressionAttributeNames, req.ExpressionAttributeValues)
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	p, err := e.planRead(&req.readInput, pr, "Scan")
+	p, err := e.planRead(&req.readInput, pr)
 	if err != nil {
 		return nil, err
 	}

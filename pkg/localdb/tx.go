@@ -40,9 +40,6 @@ func (e *Engine) transactWrite(body []byte) (any, error) {
 	if n == 0 || n > maxTransactItems {
 		return nil, validationf("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to %d and greater than or equal to 1 (got %d)", maxTransactItems, n)
 	}
-	if len(body) > maxTransactBytes {
-		return nil, validationf("Transaction request cannot be larger than 4 MB")
-	}
 	e.mu.Lock()
 	unlocked := false
 	unlock := func() {
@@ -112,6 +109,23 @@ func (e *Engine) transactWrite(body []byte) (any, error) {
 		}
 		seen[op.keyStr] = true
 		ops[i] = op
+	}
+
+	size := 0
+	for _, op := range ops {
+		size += op.put.size() + op.t.keyItem(op.h, op.r).size()
+	}
+	for _, ti := range req.TransactItems {
+		for _, x := range []*keyed{ti.ConditionCheck, ti.Delete, ti.Update} {
+			if x != nil {
+				for _, v := range x.ExpressionAttributeValues {
+					size += v.size()
+				}
+			}
+		}
+	}
+	if size > maxTransactBytes {
+		return nil, validationf("Transaction request cannot be larger than 4 MB")
 	}
 
 	reasons := make([]cancelReason, n)

@@ -107,13 +107,22 @@ func TestTransactWriteItems(t *testing.T) {
 	}
 }
 
+// count counts a table's items, page by page.
 func count(t testing.TB, e *testEnv, table string) int32 {
 	t.Helper()
-	out, err := e.db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table), Select: types.SelectCount})
-	if err != nil {
-		t.Fatal(err)
+	var total int32
+	var start av
+	for {
+		out, err := e.db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table), Select: types.SelectCount, ExclusiveStartKey: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += out.Count
+		if out.LastEvaluatedKey == nil {
+			return total
+		}
+		start = out.LastEvaluatedKey
 	}
-	return out.Count
 }
 
 // TestTransactionsIsolated moves amounts between two accounts in

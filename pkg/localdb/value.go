@@ -2,7 +2,6 @@ package localdb
 
 import (
 	"encoding/base64"
-	"fmt"
 	"math/big"
 	"sort"
 	"strconv"
@@ -542,5 +541,5 @@ func appendKeyString(b []byte, v value) []byte {
 
 // describe renders a value for an error message.
 func (v value) describe() string {
-	return fmt.Sprintf("%s", v.appendJSON(nil))
+	return string(v.appendJSON(nil))
 }

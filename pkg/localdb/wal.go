@@ -202,9 +202,10 @@ func frame(b []byte, typ byte, payload []byte) []byte {
 	return append(b, payload...)
 }
 
-// readRecords calls fn for each intact record of r and returns the offset
-// after the last one. A torn or corrupt record ends the read (err nil).
-func readRecords(r io.Reader, fn func(typ byte, payload []byte) error) (int64, bool, error) {
+// readRecords calls fn for each intact record of r (size bytes long) and
+// returns the offset after the last one. A torn or corrupt record ends the
+// read (torn true, err nil).
+func readRecords(r io.Reader, size int64, fn func(typ byte, payload []byte) error) (int64, bool, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	var off int64
 	var h [8]byte
@@ -213,7 +214,7 @@ func readRecords(r io.Reader, fn func(typ byte, payload []byte) error) (int64, b
 			return off, err != io.EOF, nil
 		}
 		n := binary.LittleEndian.Uint32(h[0:4])
-		if n == 0 || n > maxRequestBody*2 {
+		if n == 0 || int64(n) > size-off-8 {
 			return off, true, nil
 		}
 		body := make([]byte, n)
@@ -237,7 +238,11 @@ func (e *Engine) replayLog(path string, last bool) (int64, error) {
 		return 0, err
 	}
 	defer f.Close()
-	off, torn, err := readRecords(f, func(typ byte, payload []byte) error {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	off, torn, err := readRecords(f, st.Size(), func(typ byte, payload []byte) error {
 		switch typ {
 		case recCommit:
 			var c logCommit
@@ -501,16 +506,19 @@ func writeSnapshot(dir string, gen int, hdr snapHeader, trees map[string]*btree.
 	err = put(recHeader, hb)
 	for _, name := range sortedKeys(trees) {
 		batch := snapItems{Table: name}
+		bytes := 0
 		flush := func() {
 			if err == nil && len(batch.Items) > 0 {
 				b, _ := json.Marshal(batch)
 				err = put(recItems, b)
 				batch.Items = batch.Items[:0]
+				bytes = 0
 			}
 		}
 		trees[name].Scan(func(x *entry) bool {
 			batch.Items = append(batch.Items, x.it)
-			if len(batch.Items) == 1000 {
+			bytes += x.it.size()
+			if len(batch.Items) == 1000 || bytes >= 4<<20 {
 				flush()
 			}
 			return err == nil
@@ -557,8 +565,12 @@ func (e *Engine) loadSnapshot(path string) error {
 		return err
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
 	sawHeader := false
-	_, torn, err := readRecords(f, func(typ byte, payload []byte) error {
+	_, torn, err := readRecords(f, st.Size(), func(typ byte, payload []byte) error {
 		switch typ {
 		case recHeader:
 			var h snapHeader
