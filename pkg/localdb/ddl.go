@@ -196,8 +196,7 @@ func (e *Engine) enableStream(t *table, viewType string, now time.Time) error {
 
 func (e *Engine) describe(t *table, status string) map[string]any {
 	ks := func(k keySchema) []keySchemaElement {
-		out := []keySchemaElement{{t.key.hash, "HASH"}}
-		out[0].AttributeName = k.hash
+		out := []keySchemaElement{{k.hash, "HASH"}}
 		if k.rng != "" {
 			out = append(out, keySchemaElement{k.rng, "RANGE"})
 		}

@@ -62,7 +62,8 @@ type Engine struct {
 	commit uint64 // last commit number
 	recSeq uint64 // last stream record sequence number
 	notify chan struct{}
-	idem   map[string]idemEntry
+	idem   map[string]idemEntry // ClientRequestTokens of the last 10 minutes
+	idemQ  []idemToken          // the same, oldest first, for expiry
 
 	log *wal // nil in memory
 
@@ -79,6 +80,33 @@ type Engine struct {
 type idemEntry struct {
 	hash uint32
 	at   time.Time
+}
+
+type idemToken struct {
+	token string
+	at    time.Time
+}
+
+// maxIdemTokens bounds the remembered ClientRequestTokens (the oldest are
+// forgotten first), so a long burst of transactions cannot exhaust memory.
+const maxIdemTokens = 200000
+
+// expireTokens forgets tokens older than idempotencyTTL (O(1) amortised).
+func (e *Engine) expireTokens(now time.Time) {
+	i := 0
+	for i < len(e.idemQ) && (now.Sub(e.idemQ[i].at) > idempotencyTTL || len(e.idemQ)-i > maxIdemTokens) {
+		if cur, ok := e.idem[e.idemQ[i].token]; ok && cur.at.Equal(e.idemQ[i].at) {
+			delete(e.idem, e.idemQ[i].token)
+		}
+		i++
+	}
+	if i > 0 {
+		if i > len(e.idemQ)/2 {
+			e.idemQ = append([]idemToken(nil), e.idemQ[i:]...)
+		} else {
+			e.idemQ = e.idemQ[i:]
+		}
+	}
 }
 
 // DefaultTTLSweepInterval is the TTL sweep period of `scimless dev`.

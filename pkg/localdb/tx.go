@@ -56,11 +56,7 @@ func (e *Engine) transactWrite(body []byte) (any, error) {
 		canon, _ := json.Marshal(req.TransactItems) // map order is not stable on the wire
 		h := crc32.ChecksumIEEE(canon)
 		idemHash = h
-		for k, v := range e.idem {
-			if now.Sub(v.at) > idempotencyTTL {
-				delete(e.idem, k)
-			}
-		}
+		e.expireTokens(now)
 		if prev, ok := e.idem[req.ClientRequestToken]; ok {
 			if prev.hash != h {
 				return nil, &apiError{typ: "IdempotentParameterMismatchException", msg: "The request uses the same client token as a previous, but non-identical request."}
@@ -166,6 +162,7 @@ func (e *Engine) transactWrite(body []byte) (any, error) {
 	pos, err := e.apply(changes)
 	if err == nil && req.ClientRequestToken != "" {
 		e.idem[req.ClientRequestToken] = idemEntry{hash: idemHash, at: now}
+		e.idemQ = append(e.idemQ, idemToken{req.ClientRequestToken, now})
 	}
 	unlock()
 	if err != nil {
