@@ -269,7 +269,7 @@ func (d *avDecoder) typed(typ string) (value, error) {
 			return value{}, validationf("One or more parameter values were invalid: An string set  may not be empty")
 		}
 		s, err := newSet(l, "SS")
-		return value{k: kSS, set: s}, err
+		return value{k: kSS, c: s}, err
 	case "NS":
 		l, err := d.strings()
 		if err != nil {
@@ -284,7 +284,7 @@ func (d *avDecoder) typed(typ string) (value, error) {
 			}
 		}
 		s, err := newSet(l, "NS")
-		return value{k: kNS, set: s}, err
+		return value{k: kNS, c: s}, err
 	case "BS":
 		l, err := d.strings()
 		if err != nil {
@@ -299,7 +299,7 @@ func (d *avDecoder) typed(typ string) (value, error) {
 			}
 		}
 		s, err := newSet(l, "BS")
-		return value{k: kBS, set: s}, err
+		return value{k: kBS, c: s}, err
 	case "L":
 		if err := d.expect('['); err != nil {
 			return value{}, err
@@ -308,7 +308,7 @@ func (d *avDecoder) typed(typ string) (value, error) {
 		d.ws()
 		if d.peek() == ']' {
 			d.i++
-			return value{k: kL, list: l}, nil
+			return value{k: kL, c: l}, nil
 		}
 		for {
 			e, err := d.value()
@@ -323,13 +323,13 @@ func (d *avDecoder) typed(typ string) (value, error) {
 				continue
 			case ']':
 				d.i++
-				return value{k: kL, list: l}, nil
+				return value{k: kL, c: l}, nil
 			}
 			return value{}, errAVSyntax
 		}
 	case "M":
 		m, err := d.object()
-		return value{k: kM, m: m}, err
+		return value{k: kM, c: m}, err
 	}
 	return value{}, &apiError{typ: "SerializationException", msg: fmt.Sprintf("Unknown attribute value type %q", typ)}
 }

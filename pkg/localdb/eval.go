@@ -13,16 +13,16 @@ func get(it item, p docPath) (value, bool) {
 	}
 	for _, e := range p[1:] {
 		if e.index >= 0 {
-			if v.k != kL || e.index >= len(v.list) {
+			if v.k != kL || e.index >= len(v.listv()) {
 				return value{}, false
 			}
-			v = v.list[e.index]
+			v = v.listv()[e.index]
 			continue
 		}
 		if v.k != kM {
 			return value{}, false
 		}
-		if v, ok = v.m[e.name]; !ok {
+		if v, ok = v.mapv()[e.name]; !ok {
 			return value{}, false
 		}
 	}
@@ -50,11 +50,11 @@ func evalOperand(it item, o operand) (value, bool, error) {
 		case kB:
 			n = len(v.s)
 		case kSS, kNS, kBS:
-			n = len(v.set)
+			n = len(v.setv())
 		case kL:
-			n = len(v.list)
+			n = len(v.listv())
 		case kM:
-			n = len(v.m)
+			n = len(v.mapv())
 		default:
 			return value{}, false, validationf("Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: size, operand type: %s", v.k)
 		}
@@ -79,9 +79,9 @@ func evalOperand(it item, o operand) (value, bool, error) {
 		if a.k != kL || b.k != kL {
 			return value{}, false, validationf("An operand in the update expression has an incorrect data type")
 		}
-		l := make([]value, 0, len(a.list)+len(b.list))
-		l = append(append(l, a.list...), b.list...)
-		return value{k: kL, list: l}, true, nil
+		l := make([]value, 0, len(a.listv())+len(b.listv()))
+		l = append(append(l, a.listv()...), b.listv()...)
+		return value{k: kL, c: l}, true, nil
 	case *opArith:
 		a, okA, err := evalOperand(it, o.l)
 		if err != nil {
@@ -197,7 +197,7 @@ func evalCond(it item, c cond) (bool, error) {
 		if err != nil || !ok {
 			return false, err
 		}
-		for _, o := range c.list {
+		for _, o := range c.items {
 			v, ok, err := evalOperand(it, o)
 			if err != nil {
 				return false, err
@@ -259,7 +259,7 @@ func evalFunc(it item, c *condFunc) (bool, error) {
 		case kBS:
 			return b.k == kB && setHas(a, b.s), nil
 		case kL:
-			for _, e := range a.list {
+			for _, e := range a.listv() {
 				if equal(e, b) {
 					return true, nil
 				}
@@ -326,13 +326,13 @@ func applyUpdate(old item, acts []updateAction) (item, error) {
 				if cur.k != arg.k {
 					return nil, validationf("An operand in the update expression has an incorrect data type")
 				}
-				set := append([]string(nil), cur.set...)
-				for _, x := range arg.set {
+				set := append([]string(nil), cur.setv()...)
+				for _, x := range arg.setv() {
 					if !setHas(cur, x) {
 						set = append(set, x)
 					}
 				}
-				res = value{k: cur.k, set: set}
+				res = value{k: cur.k, c: set}
 			default:
 				return nil, validationf("Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: %s", arg.k)
 			}
@@ -352,7 +352,7 @@ func applyUpdate(old item, acts []updateAction) (item, error) {
 				return nil, validationf("An operand in the update expression has an incorrect data type")
 			}
 			var set []string
-			for _, x := range cur.set {
+			for _, x := range cur.setv() {
 				if !setHas(arg, x) {
 					set = append(set, x)
 				}
@@ -361,7 +361,7 @@ func applyUpdate(old item, acts []updateAction) (item, error) {
 				removePath(nu, a.p) // an emptied set disappears
 				continue
 			}
-			if err := setPath(nu, a.p, value{k: cur.k, set: set}); err != nil {
+			if err := setPath(nu, a.p, value{k: cur.k, c: set}); err != nil {
 				return nil, err
 			}
 		}
@@ -394,14 +394,14 @@ func setIn(cur value, p docPath, v value) (value, error) {
 		if cur.k != kL {
 			return value{}, validationf("The document path provided in the update expression is invalid for update")
 		}
-		l := append([]value(nil), cur.list...)
+		l := append([]value(nil), cur.listv()...)
 		if len(p) == 1 {
 			if e.index >= len(l) {
 				l = append(l, v)
 			} else {
 				l[e.index] = v
 			}
-			return value{k: kL, list: l}, nil
+			return value{k: kL, c: l}, nil
 		}
 		if e.index >= len(l) {
 			return value{}, validationf("The document path provided in the update expression is invalid for update")
@@ -411,18 +411,18 @@ func setIn(cur value, p docPath, v value) (value, error) {
 			return value{}, err
 		}
 		l[e.index] = nv
-		return value{k: kL, list: l}, nil
+		return value{k: kL, c: l}, nil
 	}
 	if cur.k != kM {
 		return value{}, validationf("The document path provided in the update expression is invalid for update")
 	}
-	m := make(map[string]value, len(cur.m)+1)
-	for k, x := range cur.m {
+	m := make(map[string]value, len(cur.mapv())+1)
+	for k, x := range cur.mapv() {
 		m[k] = x
 	}
 	if len(p) == 1 {
 		m[e.name] = v
-		return value{k: kM, m: m}, nil
+		return value{k: kM, c: m}, nil
 	}
 	child, ok := m[e.name]
 	if !ok {
@@ -433,7 +433,7 @@ func setIn(cur value, p docPath, v value) (value, error) {
 		return value{}, err
 	}
 	m[e.name] = nv
-	return value{k: kM, m: m}, nil
+	return value{k: kM, c: m}, nil
 }
 
 func removePath(it item, p docPath) {
@@ -453,42 +453,42 @@ func removePath(it item, p docPath) {
 func removeIn(cur value, p docPath) (value, bool) {
 	e := p[0]
 	if e.index >= 0 {
-		if cur.k != kL || e.index >= len(cur.list) {
+		if cur.k != kL || e.index >= len(cur.listv()) {
 			return value{}, false
 		}
-		l := append([]value(nil), cur.list...)
+		l := append([]value(nil), cur.listv()...)
 		if len(p) == 1 {
 			l = append(l[:e.index], l[e.index+1:]...)
-			return value{k: kL, list: l}, true
+			return value{k: kL, c: l}, true
 		}
 		nv, ok := removeIn(l[e.index], p[1:])
 		if !ok {
 			return value{}, false
 		}
 		l[e.index] = nv
-		return value{k: kL, list: l}, true
+		return value{k: kL, c: l}, true
 	}
 	if cur.k != kM {
 		return value{}, false
 	}
-	child, ok := cur.m[e.name]
+	child, ok := cur.mapv()[e.name]
 	if !ok {
 		return value{}, false
 	}
-	m := make(map[string]value, len(cur.m))
-	for k, x := range cur.m {
+	m := make(map[string]value, len(cur.mapv()))
+	for k, x := range cur.mapv() {
 		m[k] = x
 	}
 	if len(p) == 1 {
 		delete(m, e.name)
-		return value{k: kM, m: m}, true
+		return value{k: kM, c: m}, true
 	}
 	nv, ok := removeIn(child, p[1:])
 	if !ok {
 		return value{}, false
 	}
 	m[e.name] = nv
-	return value{k: kM, m: m}, true
+	return value{k: kM, c: m}, true
 }
 
 // ---- projection ----
@@ -525,17 +525,17 @@ func projectInto(cur value, exists bool, p docPath, v value) value {
 			child = projectInto(value{}, false, p[1:], v)
 		}
 		// Projected list elements keep their order; indexes are compacted.
-		cur.list = append(append([]value(nil), cur.list...), child)
+		cur.c = append(append([]value(nil), cur.listv()...), child)
 		return cur
 	}
 	if !exists {
-		cur = value{k: kM, m: map[string]value{}}
+		cur = value{k: kM, c: map[string]value{}}
 	}
-	old, ok := cur.m[e.name]
+	old, ok := cur.mapv()[e.name]
 	if len(p) == 1 {
-		cur.m[e.name] = v
+		cur.mapv()[e.name] = v
 	} else {
-		cur.m[e.name] = projectInto(old, ok, p[1:], v)
+		cur.mapv()[e.name] = projectInto(old, ok, p[1:], v)
 	}
 	return cur
 }

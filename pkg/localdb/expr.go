@@ -151,8 +151,8 @@ type (
 	}
 	condBetween struct{ x, lo, hi operand }
 	condIn      struct {
-		x    operand
-		list []operand
+		x     operand
+		items []operand
 	}
 	condFunc struct {
 		name string

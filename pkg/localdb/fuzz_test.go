@@ -28,7 +28,7 @@ func FuzzDecodeItem(f *testing.F) {
 		if err := json.Unmarshal(out, &again); err != nil {
 			t.Fatalf("re-decode %s: %v", out, err)
 		}
-		if !equal(value{k: kM, m: it}, value{k: kM, m: again}) {
+		if !equal(value{k: kM, c: it}, value{k: kM, c: again}) {
 			t.Fatalf("round trip changed the item: %s", out)
 		}
 	})
@@ -46,8 +46,8 @@ func FuzzExpressions(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, src string) {
 		names := map[string]string{"#s": "status"}
-		values := map[string]value{":v": sv("x"), ":n": {k: kN, s: "1"}, ":l": {k: kL, list: []value{sv("y")}}, ":s": {k: kSS, set: []string{"x"}}}
-		it := item{"a": sv("xa"), "l": {k: kL, list: []value{{k: kM, m: map[string]value{"x": sv("q")}}}}, "c": {k: kN, s: "1"}}
+		values := map[string]value{":v": sv("x"), ":n": {k: kN, s: "1"}, ":l": {k: kL, c: []value{sv("y")}}, ":s": {k: kSS, c: []string{"x"}}}
+		it := item{"a": sv("xa"), "l": {k: kL, c: []value{{k: kM, c: map[string]value{"x": sv("q")}}}}, "c": {k: kN, s: "1"}}
 		if c, err := parseCondition(src, newParams(names, values)); err == nil {
 			_, _ = evalCond(it, c)
 		}

@@ -38,12 +38,29 @@ func (k kind) String() string {
 // modified in place: an update builds new values, so a stored item can be
 // handed to readers (and to stream records) without copying.
 type value struct {
-	k    kind
-	s    string   // S text, N canonical decimal, B raw bytes
-	b    bool     // BOOL
-	set  []string // SS, NS (canonical), BS (raw bytes); no duplicates
-	list []value
-	m    map[string]value
+	k kind
+	b bool   // BOOL
+	s string // S text, N canonical decimal, B raw bytes
+	// c holds a set ([]string: SS, NS canonical, BS raw bytes; no
+	// duplicates), a list ([]value) or a map (map[string]value). One
+	// interface field instead of three keeps scalar values, most of a
+	// table, at 40 bytes.
+	c any
+}
+
+func (v value) setv() []string {
+	s, _ := v.c.([]string)
+	return s
+}
+
+func (v value) listv() []value {
+	l, _ := v.c.([]value)
+	return l
+}
+
+func (v value) mapv() map[string]value {
+	m, _ := v.c.(map[string]value)
+	return m
 }
 
 // item is a stored or requested item: attribute name to value.
@@ -116,7 +133,7 @@ func (v value) appendJSON(b []byte) []byte {
 		b = strconv.AppendBool(b, v.b)
 	case kSS, kNS:
 		b = append(b, '[')
-		for i, s := range v.set {
+		for i, s := range v.setv() {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -125,7 +142,7 @@ func (v value) appendJSON(b []byte) []byte {
 		b = append(b, ']')
 	case kBS:
 		b = append(b, '[')
-		for i, s := range v.set {
+		for i, s := range v.setv() {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -134,7 +151,7 @@ func (v value) appendJSON(b []byte) []byte {
 		b = append(b, ']')
 	case kL:
 		b = append(b, '[')
-		for i, e := range v.list {
+		for i, e := range v.listv() {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -142,7 +159,7 @@ func (v value) appendJSON(b []byte) []byte {
 		}
 		b = append(b, ']')
 	case kM:
-		b = appendItem(b, item(v.m))
+		b = appendItem(b, item(v.mapv()))
 	}
 	return append(b, '}')
 }
@@ -218,31 +235,31 @@ func equal(a, b value) bool {
 	case kBOOL, kNULL:
 		return a.b == b.b
 	case kSS, kNS, kBS:
-		if len(a.set) != len(b.set) {
+		if len(a.setv()) != len(b.setv()) {
 			return false
 		}
-		for _, x := range a.set {
+		for _, x := range a.setv() {
 			if !setHas(b, x) {
 				return false
 			}
 		}
 		return true
 	case kL:
-		if len(a.list) != len(b.list) {
+		if len(a.listv()) != len(b.listv()) {
 			return false
 		}
-		for i := range a.list {
-			if !equal(a.list[i], b.list[i]) {
+		for i := range a.listv() {
+			if !equal(a.listv()[i], b.listv()[i]) {
 				return false
 			}
 		}
 		return true
 	case kM:
-		if len(a.m) != len(b.m) {
+		if len(a.mapv()) != len(b.mapv()) {
 			return false
 		}
-		for k, x := range a.m {
-			y, ok := b.m[k]
+		for k, x := range a.mapv() {
+			y, ok := b.mapv()[k]
 			if !ok || !equal(x, y) {
 				return false
 			}
@@ -254,7 +271,7 @@ func equal(a, b value) bool {
 
 // setHas reports whether set value s holds element x.
 func setHas(s value, x string) bool {
-	for _, e := range s.set {
+	for _, e := range s.setv() {
 		if e == x || (s.k == kNS && compareNumbers(e, x) == 0) {
 			return true
 		}
@@ -283,25 +300,25 @@ func (v value) size() int {
 		return 1
 	case kSS, kBS:
 		n := 0
-		for _, s := range v.set {
+		for _, s := range v.setv() {
 			n += len(s)
 		}
 		return n
 	case kNS:
 		n := 0
-		for _, s := range v.set {
+		for _, s := range v.setv() {
 			n += numberSize(s)
 		}
 		return n
 	case kL:
 		n := 3
-		for _, e := range v.list {
+		for _, e := range v.listv() {
 			n += e.size() + 1
 		}
 		return n
 	case kM:
 		n := 3
-		for k, e := range v.m {
+		for k, e := range v.mapv() {
 			n += len(k) + e.size() + 1
 		}
 		return n
