@@ -109,3 +109,13 @@ SOAK_DURATION ?= 60s
 .PHONY: soak
 soak:
 	$(GO) run ./cmd/scimless soak -clients $(SOAK_CLIENTS) -duration $(SOAK_DURATION)
+
+.PHONY: bench-engine figures-local
+
+## bench-engine: embedded engine, median and p99 per operation at 1k, 10k and 100k items (docs/engine.md)
+bench-engine:
+	$(GO) test -run '^$$' -bench 'BenchmarkEngine' -benchtime 5000x -timeout 30m ./pkg/localdb/
+
+## figures-local: the SCIM handler on the local stack (8 clients, rate limit lifted) at 1k and 100k users
+figures-local:
+	SCIMLESS_LOCAL_FIGURES=1000,100000 $(GO) test -run 'TestLocalFigures$$' -v -count=1 -timeout 2h ./cmd/scimless/ | grep -E 'FIGURE|^(--- |ok|FAIL)'

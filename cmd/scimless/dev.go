@@ -48,12 +48,16 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	xo := xaasDevFlags(fs)
 	var tf tableFlags
 	tf.register(fs, true)
+	fs.StringVar(&tf.dataDir, "data", "", "keep the embedded engine's data in `DIR` across restarts (default: in memory, lost at exit)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	tf.parsed(fs)
 	if *rateLimit < 0 || math.IsNaN(*rateLimit) || math.IsInf(*rateLimit, 0) {
 		return fmt.Errorf("-rate-limit %v: want a number of requests per second ≥ 0", *rateLimit)
+	}
+	if tf.dataDir != "" && tf.endpointSet {
+		return fmt.Errorf("-data keeps the embedded engine's data; it cannot be combined with -dynamodb-endpoint")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(strings.ToUpper(*logLevel))); err != nil {
@@ -92,7 +96,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	defer ln.Close()
-	engine := "embedded DynamoDB-compatible engine (data is kept in memory until exit)"
+	engine := "embedded DynamoDB-compatible engine, in memory (data is lost at exit; -data DIR keeps it)"
+	if db.Engine != nil && db.Engine.Durable() {
+		engine = "embedded DynamoDB-compatible engine, durable in " + db.Engine.Dir() + " (every write fsynced before it is acknowledged)"
+	}
 	if !db.Embedded {
 		engine = "DynamoDB table " + tf.table
 		if tf.endpoint != "" {

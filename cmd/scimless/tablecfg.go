@@ -23,6 +23,7 @@ type tableFlags struct {
 	endpointSet bool
 	table       string
 	region      string
+	dataDir     string // embedded engine's data directory ("" in memory)
 }
 
 func (t *tableFlags) register(fs *flag.FlagSet, embeddedDefault bool) {
@@ -60,7 +61,7 @@ func (t *tableFlags) open(ctx context.Context, embedded, create bool) (*openedTa
 	o := &openedTable{Metrics: store.NewMetrics()}
 	endpoint := t.endpoint
 	if embedded && !t.endpointSet {
-		eng, err := localdb.Start()
+		eng, err := localdb.StartWith(localdb.Options{Dir: t.dataDir, TTLSweepInterval: localdb.DefaultTTLSweepInterval})
 		if err != nil {
 			return nil, err
 		}
