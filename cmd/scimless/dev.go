@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/events/local"
 	"github.com/scimless/scimless/pkg/ratelimit"
 	"github.com/scimless/scimless/pkg/safe"
 	"github.com/scimless/scimless/pkg/scim"
@@ -45,6 +46,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&tokens, "token", "accept this bearer token (repeatable); TENANT:VALUE binds it to a tenant (default tenant \"default\")")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	rateLimit := fs.Float64("rate-limit", 0, "requests per second each tenant may make (0: no limit; a tenant's rateLimit setting wins)")
+	webhookURL := fs.String("webhook", "", "deliver every local tenant's directory events to this `URL` (signed; the secret is printed)")
 	xo := xaasDevFlags(fs)
 	var tf tableFlags
 	tf.register(fs, true)
@@ -86,7 +88,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			// auth.Issue would make up a secret nobody is shown.
 			return fmt.Errorf("-token %q: empty token", t)
 		}
-		if _, _, err := auth.Issue(ctx, db.Store, auth.IssueOptions{Tenant: tenant, Secret: secret, Label: "dev"}); err != nil {
+		opts := auth.IssueOptions{Tenant: tenant, Secret: secret, Label: "dev", Scopes: []string{auth.ScopeSCIM, auth.ScopeXaaS, auth.ScopeEvents}}
+		if _, _, err := auth.Issue(ctx, db.Store, opts); err != nil {
 			return fmt.Errorf("-token: %w", err)
 		}
 	}
@@ -115,12 +118,19 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer stopXaaS()
-	handler := devHandler(withXaaS(scim.New(scim.Config{
-		Store: db.Store, Auth: auth.NewAuthenticator(db.Store, 0, auth.WithLogger(logger)), Logger: logger, Limiter: limiter,
-	}), xh), db)
-	srv := newDevServer(handler, defaultDevTimeouts, logger)
-
 	base := "http://" + ln.Addr().String() + scim.Prefix
+	authn := auth.NewAuthenticator(db.Store, 0, auth.WithLogger(logger))
+	var api http.Handler = withXaaS(scim.New(scim.Config{Store: db.Store, Auth: authn, Logger: logger, Limiter: limiter}), xh)
+	feed, err := startEventsDev(ctx, db, authn, base, logger)
+	if err != nil {
+		return err
+	}
+	if feed != nil {
+		defer feed.Stop()
+		api = feed.API.Mount(api)
+	}
+	srv := newDevServer(devHandler(api, db), defaultDevTimeouts, logger)
+
 	fmt.Fprintf(stdout, "SCIM base URL: %s\n", base)
 	fmt.Fprintf(stdout, "XaaS base URL: http://%s%s\n", ln.Addr(), xaas.Prefix)
 	if generated != "" {
@@ -130,6 +140,19 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *rateLimit > 0 {
 		fmt.Fprintf(stdout, "Rate limit:    %v requests/s per tenant (-rate-limit)\n", *rateLimit)
+	}
+	if feed != nil {
+		fmt.Fprintf(stdout, "Events API:    http://%s/events/v1 (directory events from the engine's stream)\n", ln.Addr())
+	}
+	if *webhookURL != "" {
+		if feed == nil {
+			return fmt.Errorf("-webhook needs the embedded engine's stream; it cannot be combined with -dynamodb-endpoint")
+		}
+		secret, err := local.Subscribe(ctx, db.Store, *webhookURL, tokenTenants(tokens))
+		if err != nil {
+			return fmt.Errorf("-webhook: %w", err)
+		}
+		fmt.Fprintf(stdout, "Webhook:       %s (signing secret %s)\n", *webhookURL, secret)
 	}
 	fmt.Fprintf(stdout, "Try:           curl -H 'Authorization: Bearer <token>' %s/Users\n", base)
 	fmt.Fprintf(stdout, "Metrics:       http://%s/debug/metrics\n", ln.Addr())

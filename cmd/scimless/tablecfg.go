@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -60,14 +61,22 @@ func (o *openedTable) Close() {
 func (t *tableFlags) open(ctx context.Context, embedded, create bool) (*openedTable, error) {
 	o := &openedTable{Metrics: store.NewMetrics()}
 	endpoint := t.endpoint
+	var httpClient *http.Client
 	if embedded && !t.endpointSet {
 		eng, err := localdb.StartWith(localdb.Options{Dir: t.dataDir, TTLSweepInterval: localdb.DefaultTTLSweepInterval})
 		if err != nil {
 			return nil, err
 		}
 		o.Engine, o.Embedded, endpoint = eng, true, eng.Endpoint()
+		// The engine also listens on endpoint, for other processes (the
+		// CLI's -dynamodb-endpoint); this process reaches it without a socket.
+		httpClient = &http.Client{Transport: eng.RoundTripper()}
 	}
-	client, err := store.NewClient(ctx, store.ClientConfig{Endpoint: endpoint, Region: t.region, Metrics: o.Metrics})
+	cc := store.ClientConfig{Endpoint: endpoint, Region: t.region, Metrics: o.Metrics}
+	if httpClient != nil {
+		cc.HTTPClient = httpClient
+	}
+	client, err := store.NewClient(ctx, cc)
 	if err != nil {
 		o.Close()
 		return nil, err

@@ -43,9 +43,10 @@ func TestDurableRestart(t *testing.T) {
 	if err := store.EnsureTable(ctx, c, "dur"); err != nil {
 		t.Fatal(err)
 	}
+	// The store's table has its NEW_AND_OLD_IMAGES stream from the start.
 	if _, err := e.db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String("dur"),
-		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}}); err != nil {
-		t.Fatal(err)
+		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}}); err == nil || !strings.Contains(err.Error(), "already has an enabled stream") {
+		t.Fatalf("enable the stream again: %v, want the ValidationException of a table that has one", err)
 	}
 	for i := range 20 {
 		e.put(t, "dur", av{"pk": s("p"), "sk": s(fmt.Sprintf("%02d", i)), "n": n(strconv.Itoa(i)), "gsi1pk": s("X"), "gsi1sk": s(fmt.Sprint(i))})

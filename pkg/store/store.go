@@ -81,6 +81,10 @@ type ClientConfig struct {
 	Region string
 	// Metrics, if set, counts every request and the items it reads and writes.
 	Metrics *Metrics
+	// HTTPClient, if set, carries the client's requests instead of the SDK's
+	// default client: for example an in-process transport to the embedded
+	// engine, which spares a loopback socket per request.
+	HTTPClient aws.HTTPClient
 }
 
 // NewClient returns a DynamoDB client. Against AWS it uses the standard
@@ -106,6 +110,9 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*dynamodb.Client, error) 
 	return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		if cfg.HTTPClient != nil {
+			o.HTTPClient = cfg.HTTPClient
 		}
 		if cfg.Metrics != nil {
 			o.APIOptions = append(o.APIOptions, cfg.Metrics.middleware)
