@@ -71,7 +71,8 @@ func localFigures(t *testing.T, size int) {
 	}
 	defer eng.Close()
 	metrics := store.NewMetrics()
-	client, err := store.NewClient(ctx, store.ClientConfig{Endpoint: eng.Endpoint(), Metrics: metrics})
+	// As scimless dev does: the SDK reaches the engine in-process.
+	client, err := store.NewClient(ctx, store.ClientConfig{Endpoint: eng.Endpoint(), Metrics: metrics, HTTPClient: &http.Client{Transport: eng.RoundTripper()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func TestSelftestAgainstTheLocalStack(t *testing.T) {
 		t.Fatalf("exit %d against the local stack:\n%s\n%s", code, text.String(), stderr.String())
 	}
 	want := map[string]selftest.Status{"okta": selftest.Pass, "entra": selftest.Pass, "groups": selftest.Pass, "import": selftest.Pass,
-		"limits": selftest.Pass, "events": selftest.Skip, "xaas": selftest.Pass, "cleanup": selftest.Pass}
+		"limits": selftest.Pass, "events": selftest.Pass, "xaas": selftest.Pass, "cleanup": selftest.Pass}
 	for _, f := range rep.Flows {
 		if w, ok := want[f.Name]; ok && f.Status != w {
 			t.Errorf("flow %s: %s (%s), want %s", f.Name, f.Status, f.Reason, w)

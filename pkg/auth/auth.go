@@ -129,6 +129,17 @@ type Authenticator struct {
 	mu      sync.RWMutex
 	known   *expiringMap[*store.Token] // tokens found in the table
 	unknown *expiringMap[struct{}]     // hashes not found
+
+	flightMu sync.Mutex
+	flights  map[hashKey]*flight // lookups in progress, by token hash
+}
+
+// flight is one token lookup in progress; requests with the same token that
+// miss the cache meanwhile wait for its answer instead of looking up again.
+type flight struct {
+	done chan struct{}
+	tok  *store.Token
+	err  error
 }
 
 // DefaultCacheTTL is how long a token lookup is cached: a revoked token stops
@@ -178,7 +189,8 @@ func NewAuthenticator(st *store.Store, ttl time.Duration, opts ...Option) *Authe
 	}
 	a := &Authenticator{store: st, ttl: ttl, now: time.Now, log: slog.Default(), lastUsed: true,
 		touches: make(chan struct{}, maxTouches), badRate: DefaultBadTokenRate, badBurst: DefaultBadTokenBurst,
-		known: newExpiringMap[*store.Token](MaxKnownTokens), unknown: newExpiringMap[struct{}](MaxUnknownTokens)}
+		known: newExpiringMap[*store.Token](MaxKnownTokens), unknown: newExpiringMap[struct{}](MaxUnknownTokens),
+		flights: map[hashKey]*flight{}}
 	for _, o := range opts {
 		o(a)
 	}
@@ -239,26 +251,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Princi
 	}
 	a.mu.RUnlock()
 	if !hit {
-		client := ""
-		if a.throttle != nil {
-			client = clientKey(reqlog.ClientFrom(ctx))
-			if ok, wait := a.throttle.take(client, now); !ok {
-				return Principal{}, &ThrottledError{RetryAfter: wait}
-			}
-		}
-		if bad {
-			return Principal{}, fmt.Errorf("unknown token: %w", ErrUnauthorized)
-		}
 		var err error
-		tok, err = a.lookup(ctx, key, now)
-		if err != nil {
-			if a.throttle != nil && !errors.Is(err, ErrUnauthorized) {
-				a.throttle.refund(client) // a store failure is not the client's
-			}
+		if tok, err = a.miss(ctx, key, bad, now); err != nil {
 			return Principal{}, err
-		}
-		if a.throttle != nil {
-			a.throttle.refund(client)
 		}
 	}
 	// The lookup is by hash, so no secret comparison happens here: there is
@@ -270,6 +265,64 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Princi
 		return Principal{Tenant: tok.Tenant, TokenID: tok.ID}, fmt.Errorf("tenant %s: %w", tok.Tenant, ErrSuspended)
 	}
 	return Principal{Tenant: tok.Tenant, TokenID: tok.ID, Scopes: tok.Scopes}, nil
+}
+
+// miss answers a token that is not in the cache of known tokens. Requests
+// that present the same token meanwhile share one lookup, so a client's first
+// burst of parallel requests costs one lookup and one unit of the client's
+// budget of unknown tokens (refunded when the token is valid), not one each.
+func (a *Authenticator) miss(ctx context.Context, key hashKey, bad bool, now time.Time) (*store.Token, error) {
+	a.flightMu.Lock()
+	if f := a.flights[key]; f != nil {
+		a.flightMu.Unlock()
+		select {
+		case <-f.done:
+			// The leader's throttle or cancellation is its own, not this
+			// request's: then this request resolves the token itself.
+			if _, throttled := errors.AsType[*ThrottledError](f.err); throttled || errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded) {
+				return a.resolve(ctx, key, bad, now)
+			}
+			return f.tok, f.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("authenticate: %w", ctx.Err())
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	a.flights[key] = f
+	a.flightMu.Unlock()
+	defer func() {
+		a.flightMu.Lock()
+		delete(a.flights, key)
+		a.flightMu.Unlock()
+		close(f.done)
+	}()
+	f.tok, f.err = a.resolve(ctx, key, bad, now)
+	return f.tok, f.err
+}
+
+// resolve looks a token up, within the client's budget of unknown tokens.
+func (a *Authenticator) resolve(ctx context.Context, key hashKey, bad bool, now time.Time) (*store.Token, error) {
+	client := ""
+	if a.throttle != nil {
+		client = clientKey(reqlog.ClientFrom(ctx))
+		if ok, wait := a.throttle.take(client, now); !ok {
+			return nil, &ThrottledError{RetryAfter: wait}
+		}
+	}
+	if bad {
+		return nil, fmt.Errorf("unknown token: %w", ErrUnauthorized)
+	}
+	tok, err := a.lookup(ctx, key, now)
+	if err != nil {
+		if a.throttle != nil && !errors.Is(err, ErrUnauthorized) {
+			a.throttle.refund(client) // a store failure is not the client's
+		}
+		return nil, err
+	}
+	if a.throttle != nil {
+		a.throttle.refund(client)
+	}
+	return tok, nil
 }
 
 // lookup reads the token with hash key from the table and caches the

@@ -168,3 +168,31 @@ func TestBadTokenThrottleParallel(t *testing.T) {
 		t.Errorf("%d lookups, want %d", got, clients*burst)
 	}
 }
+
+// A client's first burst of parallel requests with one valid token (an
+// identity provider starting a provisioning run) is all accepted, with one
+// lookup: requests that miss the cache together share it, so the burst never
+// spends the client's budget of unknown tokens.
+func TestFirstBurstOfAValidToken(t *testing.T) {
+	env := storetest.New(t)
+	secret, _ := issue(t, env.Store, auth.IssueOptions{Tenant: "acme"})
+	const parallel, burst = 50, 5
+	a := auth.NewAuthenticator(env.Store, time.Hour, auth.WithoutLastUsed(), auth.WithBadTokenLimit(1, burst))
+	before := env.Metrics.Snapshot()
+	var wg sync.WaitGroup
+	errs := make([]error, parallel)
+	for i := range parallel {
+		wg.Go(func() {
+			_, errs[i] = a.Authenticate(from("10.0.0.1:999"), bearer(secret))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("request %d: %v", i, err)
+		}
+	}
+	if got := env.Metrics.Snapshot().Sub(before).Requests["GetItem"]; got != 1 {
+		t.Errorf("%d lookups, want 1", got)
+	}
+}
