@@ -94,6 +94,9 @@ func TestTable(t *testing.T) {
 				// SSEEnabled without a key: KMS with the AWS managed key aws/dynamodb.
 				{"SSESpecification", p["SSESpecification"], map[string]any{"SSEEnabled": true}},
 				{"TimeToLiveSpecification", p["TimeToLiveSpecification"], map[string]any{"AttributeName": table.TTLAttribute, "Enabled": true}},
+				// The stream the events function reads: the same view
+				// type as the store's CreateTable.
+				{"StreamSpecification", p["StreamSpecification"], map[string]any{"StreamViewType": table.StreamViewType}},
 				{"ProvisionedThroughput", p["ProvisionedThroughput"], nil},
 				{"TableName", p["TableName"], nil},
 			} {
