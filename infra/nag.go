@@ -20,8 +20,9 @@ const (
 	// ReasonXRayWildcard covers the only "Resource: *" in a function role.
 	ReasonXRayWildcard = "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, " +
 		"which support no resource-level permissions (Resource must be *); it is the only wildcard " +
-		"statement in the role, and the tests assert that. DynamoDB access names the table and " +
-		"each index ARN; logs are limited to the function's own log group."
+		"statement in the role, and the tests assert that. DynamoDB access names the table, its stream " +
+		"or each index ARN; SQS and EventBridge access name each queue and the bus; logs are limited to " +
+		"the function's own log group."
 	// ReasonSecretPrefix covers the XaaS function's read access to the
 	// tenants' Okta credentials.
 	ReasonSecretPrefix = "The XaaS function reads each tenant's Okta credentials from Secrets Manager; " +
@@ -34,8 +35,8 @@ const (
 		"gave up on. A dead-letter queue of its own would have nothing to catch; the events-dead-letters alarm " +
 		"watches its depth."
 	// ReasonBearerAuth covers the API routes without an API Gateway authorizer.
-	ReasonBearerAuth = "SCIM clients (Okta, Entra ID) and the XaaS source authenticate with a long-lived " +
-		"bearer token. The function checks it before anything else (token hashed with SHA-256, looked up " +
+	ReasonBearerAuth = "SCIM clients (Okta, Entra ID), the XaaS source and applications reading the Events API " +
+		"authenticate with a long-lived bearer token. The function checks it before anything else (token hashed with SHA-256, looked up " +
 		"in the table, tenant taken from it) and answers a SCIM-shaped 401, which Okta's SCIM test " +
 		"requires and an API Gateway authorizer cannot produce. /healthz is public by design and reads no data."
 )
