@@ -33,6 +33,7 @@ const (
 	StreamStartingPosition       = "TRIM_HORIZON"
 	BatchItemFailures            = "ReportBatchItemFailures"
 	WebhookBatchSize             = 10
+	WebhookMaxConcurrency        = 10 // concurrent webhooks functions: at most 100 deliveries in flight
 	WebhookMaxReceiveCount       = 5
 	WebhookVisibilityFactor      = 6 // × the webhooks function's timeout, as AWS advises for SQS event sources
 	WebhookQueueRetentionDays    = 4
@@ -191,6 +192,12 @@ func newEvents(stack awscdk.Stack, s *Stack, scimBase *string) (*Events, error) 
 		EventSourceArn:        e.WebhookQueue.QueueArn(),
 		BatchSize:             jsii.Number(WebhookBatchSize),
 		FunctionResponseTypes: jsii.Strings(BatchItemFailures),
+		// A burst of events (a 1,000-member group PATCH) waits in the
+		// queue instead of taking the account's concurrency from the SCIM
+		// function or flooding the receivers.
+		ScalingConfig: &awslambda.CfnEventSourceMapping_ScalingConfigProperty{
+			MaximumConcurrency: jsii.Number(WebhookMaxConcurrency),
+		},
 	})
 	e.WebhookMapping.Node().AddDependency(whRole)
 	return e, nil

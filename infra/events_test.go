@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/scimless/scimless/pkg/config"
 	"github.com/scimless/scimless/pkg/table"
 )
 
@@ -135,6 +138,7 @@ func TestWebhookQueue(t *testing.T) {
 				"EventSourceArn":        getAtt("WebhookQueue", "Arn"),
 				"BatchSize":             10.0,
 				"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
+				"ScalingConfig":         map[string]any{"MaximumConcurrency": float64(WebhookMaxConcurrency)},
 			}
 			if !equalJSON(m, want) {
 				t.Errorf("webhook mapping:\n got %s\nwant %s", canon(m), canon(want))
@@ -206,6 +210,29 @@ func withoutTags(p map[string]any) map[string]any {
 		}
 	}
 	return out
+}
+
+// TestFunctionsReadTheirSettings guards against the stack and a function's
+// main drifting apart: each setting the stack passes is read by the main,
+// by name or through package config.
+func TestFunctionsReadTheirSettings(t *testing.T) {
+	for _, tc := range []struct {
+		fn       Function
+		settings map[string]string // value → constant name in package config
+	}{
+		{EventsFunction, map[string]string{config.EnvEventBus: "EnvEventBus", config.EnvWebhookQueueURL: "EnvWebhookQueueURL"}},
+		{WebhooksFunction, map[string]string{config.EnvWebhookQueueURL: "EnvWebhookQueueURL"}},
+	} {
+		src, err := os.ReadFile(filepath.Join("..", filepath.FromSlash(tc.fn.Dir), "main.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for value, name := range tc.settings {
+			if !strings.Contains(string(src), `"`+value+`"`) && !strings.Contains(string(src), "config."+name) {
+				t.Errorf("./%s does not read %s", tc.fn.Dir, value)
+			}
+		}
+	}
 }
 
 func containsPrefix(list []string, prefix string) bool {
