@@ -23,12 +23,18 @@ type Route struct {
 func (r Route) Key() string { return r.Method + " " + r.Path }
 
 // ScimRoutes go to the SCIM function. Okta and Entra ID address every SCIM
-// endpoint below the base URL <api>/scim/v2.
+// endpoint below the base URL <api>/scim/v2; applications read directory
+// events from /events/v1, whose long polls (at most EventsMaxWaitSeconds)
+// end before the function's timeout.
 var ScimRoutes = []Route{
 	{"ANY", "/scim/v2/{proxy+}"},
 	{"ANY", "/scim/v2"},
 	{"GET", "/healthz"},
+	{"GET", EventsPath},
 }
+
+// EventsPath is the Events API's path.
+const EventsPath = "/events/v1"
 
 // XaasRoutes go to the XaaS function: its API, and the source-record
 // endpoints an Okta Workflows "Anything as a Source" flow calls.

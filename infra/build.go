@@ -29,10 +29,16 @@ type Function struct {
 var (
 	ScimFunction = Function{Name: "scim", Dir: "functions/scim"}
 	XaasFunction = Function{Name: "xaas", Dir: "functions/xaas"}
+	// EventsFunction consumes the table's stream into directory events.
+	EventsFunction = Function{Name: "events", Dir: "functions/events"}
+	// WebhooksFunction delivers the events to the tenants' webhooks.
+	WebhooksFunction = Function{Name: "webhooks", Dir: "functions/webhooks"}
 )
 
 // KnownFunctions lists every function the stack can deploy.
-func KnownFunctions() []Function { return []Function{ScimFunction, XaasFunction} }
+func KnownFunctions() []Function {
+	return []Function{ScimFunction, XaasFunction, EventsFunction, WebhooksFunction}
+}
 
 // FindRepoRoot walks up from start to the directory whose go.mod declares
 // RootModule.

@@ -43,11 +43,13 @@ func TestDiscoverFunctions(t *testing.T) {
 		want    []string
 		wantErr string
 	}{
-		{name: "both", present: []Function{ScimFunction, XaasFunction}, want: []string{"scim", "xaas"}},
-		{name: "xaas missing", present: []Function{ScimFunction}, wantErr: "the xaas function is required"},
-		{name: "xaas without Go source", present: []Function{ScimFunction},
+		{name: "all", present: KnownFunctions(), want: []string{"scim", "xaas", "events", "webhooks"}},
+		{name: "xaas missing", present: []Function{ScimFunction, EventsFunction, WebhooksFunction}, wantErr: "the xaas function is required"},
+		{name: "xaas without Go source", present: []Function{ScimFunction, EventsFunction, WebhooksFunction},
 			extra: map[string]string{"functions/xaas/README.md": "notes", "functions/xaas/x_test.go": "package main"}, wantErr: "the xaas function is required"},
-		{name: "scim missing", present: []Function{XaasFunction}, wantErr: "the scim function is required"},
+		{name: "scim missing", present: []Function{XaasFunction, EventsFunction, WebhooksFunction}, wantErr: "the scim function is required"},
+		{name: "events missing", present: []Function{ScimFunction, XaasFunction, WebhooksFunction}, wantErr: "the events function is required"},
+		{name: "webhooks missing", present: []Function{ScimFunction, XaasFunction, EventsFunction}, wantErr: "the webhooks function is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := fixtureRoot(t, t.TempDir(), tc.present)

@@ -34,6 +34,8 @@ func newTable(stack awscdk.Stack, cfg Config) awsdynamodb.Table {
 		// key use logged in CloudTrail, no key to pay for or administer.
 		Encryption:          awsdynamodb.TableEncryption_AWS_MANAGED,
 		TimeToLiveAttribute: jsii.String(table.TTLAttribute),
+		// The source of directory events (functions/events).
+		Stream: awsdynamodb.StreamViewType(table.StreamViewType),
 	})
 	for _, ix := range table.Indexes() {
 		p := &awsdynamodb.GlobalSecondaryIndexProps{

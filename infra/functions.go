@@ -38,11 +38,31 @@ import (
 // DynamoDB work and 100-resource JSON pages, and it shortens the cold
 // start. A Go binary uses ~30 MB of it. At $0.0000133334 per GB-s on
 // arm64, a 50 ms request costs $0.00000033.
+//
+// The events function works on stream batches, not API requests: 60 s
+// leaves room for a batch of 100 records whose events are stored with
+// throttling retries, and a batch that fails is retried (bisected) by the
+// event source anyway. The webhooks function attempts up to 10 deliveries
+// in parallel, each cut off after 10 s, so 30 s bounds one batch.
 const (
 	FunctionMemoryMB          = 512
 	FunctionTimeoutSeconds    = 28
 	IntegrationTimeoutSeconds = 29
+
+	EventsFunctionTimeoutSeconds   = 60
+	WebhooksFunctionTimeoutSeconds = 30
 )
+
+// FunctionTimeout is fn's timeout in seconds.
+func FunctionTimeout(fn Function) int {
+	switch fn.Name {
+	case EventsFunction.Name:
+		return EventsFunctionTimeoutSeconds
+	case WebhooksFunction.Name:
+		return WebhooksFunctionTimeoutSeconds
+	}
+	return FunctionTimeoutSeconds
+}
 
 // Environment variable names read by the service, from the service's own
 // package config (which, like package table, imports nothing heavy).
@@ -66,6 +86,25 @@ var TableItemActions = []string{
 	"dynamodb:GetItem",
 	"dynamodb:PutItem",
 	"dynamodb:Query",
+	"dynamodb:UpdateItem",
+}
+
+// EventsTableActions are what the events function does with the table: a
+// conditional PutItem per event, GetItem of the tenant (its settings), a
+// Query of its webhooks, BatchGetItem of the groups and users that name
+// membership events. It never queries an index.
+var EventsTableActions = []string{
+	"dynamodb:BatchGetItem",
+	"dynamodb:GetItem",
+	"dynamodb:PutItem",
+	"dynamodb:Query",
+}
+
+// WebhooksTableActions are what the webhooks function does with the table:
+// GetItem of the tenant (suspended or not) and of the webhook, UpdateItem
+// to mark the webhook failing or healthy.
+var WebhooksTableActions = []string{
+	"dynamodb:GetItem",
 	"dynamodb:UpdateItem",
 }
 
@@ -116,7 +155,14 @@ func newFunction(stack awscdk.Stack, fn Function, code awslambda.Code, cfg Confi
 		Description: jsii.String(fmt.Sprintf("scimless %s function (%s)", fn.Name, cfg.Stage)),
 	})
 	logs.GrantWrite(role)
-	grantTableItems(role, t)
+	switch fn.Name {
+	case EventsFunction.Name:
+		grantTable(role, t, EventsTableActions)
+	case WebhooksFunction.Name:
+		grantTable(role, t, WebhooksTableActions)
+	default:
+		grantTableItems(role, t)
+	}
 	if fn.Name == XaasFunction.Name {
 		grantSecrets(stack, role, cfg)
 	}
@@ -128,7 +174,7 @@ func newFunction(stack awscdk.Stack, fn Function, code awslambda.Code, cfg Confi
 		Handler:      jsii.String("bootstrap"),
 		Code:         code,
 		MemorySize:   jsii.Number(FunctionMemoryMB),
-		Timeout:      awscdk.Duration_Seconds(jsii.Number(FunctionTimeoutSeconds)),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(FunctionTimeout(fn))),
 		Role:         role,
 		LogGroup:     logs,
 		// JSON log lines (the service logs with log/slog's JSON handler),
@@ -146,6 +192,15 @@ func newFunction(stack awscdk.Stack, fn Function, code awslambda.Code, cfg Confi
 			EnvTokenCacheTTL: jsii.String(cfg.TokenCacheTTL),
 		},
 	}
+	if fn.Name == WebhooksFunction.Name {
+		// A failed delivery is put back, delayed, on the queue that invokes
+		// this function, for up to 25 hours: a chain far longer than the
+		// 16 hops after which Lambda's loop detection would stop it and
+		// drop the delivery. The chain ends by design (delivered, or given
+		// up after its retry window), and the queue's DLQ and the
+		// webhook-deliveries-failed alarm watch it.
+		props.RecursiveLoop = awslambda.RecursiveLoop_ALLOW
+	}
 	if fn.Name == ScimFunction.Name && cfg.ReservedConcurrency > 0 {
 		props.ReservedConcurrentExecutions = jsii.Number(cfg.ReservedConcurrency)
 	}
@@ -162,11 +217,7 @@ func newFunction(stack awscdk.Stack, fn Function, code awslambda.Code, cfg Confi
 // grantTableItems allows exactly TableItemActions on the table and
 // IndexActions on each index of table.Indexes().
 func grantTableItems(role awsiam.Role, t awsdynamodb.Table) {
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("TableItems"),
-		Actions:   jsii.Strings(TableItemActions...),
-		Resources: jsii.Strings(*t.TableArn()),
-	}))
+	grantTable(role, t, TableItemActions)
 	var arns []*string
 	for _, ix := range table.Indexes() {
 		arns = append(arns, IndexArn(t, ix.Name))
@@ -202,6 +253,15 @@ func grantSecrets(stack awscdk.Stack, role awsiam.Role, cfg Config) {
 		Sid:       jsii.String("TenantSecrets"),
 		Actions:   jsii.Strings(SecretsActions...),
 		Resources: &[]*string{SecretArnPattern(stack, cfg)},
+	}))
+}
+
+// grantTable allows exactly actions on the table itself (not its indexes).
+func grantTable(role awsiam.Role, t awsdynamodb.Table, actions []string) {
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("TableItems"),
+		Actions:   jsii.Strings(actions...),
+		Resources: jsii.Strings(*t.TableArn()),
 	}))
 }
 

@@ -5,7 +5,8 @@
 // Scimless-prod): the DynamoDB table defined by package
 // github.com/scimless/scimless/pkg/table, the Lambda functions built from
 // ./functions/* with the local Go toolchain during synth, the HTTP API,
-// alarms, a dashboard and outputs. cdk-nag's AwsSolutions checks run on
+// directory events (stream consumer, webhook queue and bus), alarms, a
+// dashboard and outputs. cdk-nag's AwsSolutions checks run on
 // every synth.
 //
 // infra is a Go module of its own (github.com/scimless/scimless/infra,

@@ -44,6 +44,24 @@ var ThrottleOperations = []awsdynamodb.Operation{
 	awsdynamodb.Operation_TRANSACT_WRITE_ITEMS,
 }
 
+// DurationAlarmMilliseconds is the Maximum duration at which fn's duration
+// alarm fires: DurationAlarmPercent of its timeout, except for the SCIM
+// function, which also serves Events API long polls that rightly last up
+// to EventsMaxWaitSeconds: its alarm fires one second past the longest
+// poll, still before its timeout.
+func DurationAlarmMilliseconds(fn Function) int {
+	ms := FunctionTimeout(fn) * 1000 * DurationAlarmPercent / 100
+	if fn.Name == ScimFunction.Name {
+		ms = max(ms, (EventsMaxWaitSeconds+1)*1000)
+	}
+	return ms
+}
+
+// WebhookDeliveriesFailedMetric counts webhook deliveries given up after
+// their retries, as package webhook/delivery logs it in the embedded metric
+// format: namespace config.MetricNamespace, no dimensions.
+const WebhookDeliveriesFailedMetric = "WebhookDeliveriesFailed"
+
 // AlarmName is the name of one of the stack's alarms, e.g.
 // "Scimless-prod-scim-errors".
 func AlarmName(cfg Config, suffix string) string { return cfg.StackName() + "-" + suffix }
@@ -102,10 +120,11 @@ func newMonitoring(stack awscdk.Stack, s *Stack) awssns.Topic {
 		alarm(id+"ThrottlesAlarm", name+"-throttles",
 			fmt.Sprintf("Lambda throttled the %s function: concurrency limit reached.", name),
 			fn.MetricThrottles(sum), 1)
+		f := functionNamed(name)
 		alarm(id+"DurationAlarm", name+"-duration",
-			fmt.Sprintf("A %s invocation ran for ≥ %d%% of its %d s timeout.", name, DurationAlarmPercent, FunctionTimeoutSeconds),
+			fmt.Sprintf("A %s invocation ran for ≥ %d ms of its %d s timeout.", name, DurationAlarmMilliseconds(f), FunctionTimeout(f)),
 			fn.MetricDuration(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: period()}),
-			FunctionTimeoutSeconds*1000*DurationAlarmPercent/100)
+			float64(DurationAlarmMilliseconds(f)))
 		fnWidgets = append(fnWidgets,
 			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 				Title: jsii.String(name + " invocations, errors, throttles"), Width: jsii.Number(12),
@@ -155,6 +174,43 @@ func newMonitoring(stack awscdk.Stack, s *Stack) awssns.Topic {
 		}))
 	}
 
+	if ev := s.Events; ev != nil {
+		evFn := s.Functions[EventsFunction.Name]
+		iteratorAge := evFn.Metric(jsii.String("IteratorAge"), &awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: period()})
+		alarm("EventsIteratorAgeAlarm", "events-iterator-age",
+			fmt.Sprintf("Directory events lag: the events function reads stream records ≥ %d s old (failing or throttled batches).", IteratorAgeAlarmMilliseconds/1000),
+			iteratorAge, IteratorAgeAlarmMilliseconds)
+		maxVisible := &awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: period()}
+		streamDLQ := ev.StreamFailures.MetricApproximateNumberOfMessagesVisible(maxVisible)
+		alarm("EventsDeadLettersAlarm", "events-dead-letters",
+			"Stream records the events function gave up on (after bisecting and retries) are in the events dead-letter queue: their events are missing.",
+			streamDLQ, 1)
+		webhookDLQ := ev.WebhookDeadLetters.MetricApproximateNumberOfMessagesVisible(maxVisible)
+		alarm("WebhookDeadLettersAlarm", "webhook-dead-letters",
+			fmt.Sprintf("Webhook delivery jobs the webhooks function failed to handle %d times are in the webhook dead-letter queue.", WebhookMaxReceiveCount),
+			webhookDLQ, 1)
+		deliveriesFailed := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:  jsii.String(config.MetricNamespace),
+			MetricName: jsii.String(WebhookDeliveriesFailedMetric),
+			Statistic:  jsii.String("Sum"),
+			Period:     period(),
+		})
+		alarm("WebhookDeliveriesFailedAlarm", "webhook-deliveries-failed",
+			"A webhook delivery was given up after its retries: the webhook is marked failing (scimless webhook list TENANT; resend with scimless webhook replay).",
+			deliveriesFailed, 1)
+		fnWidgets = append(fnWidgets,
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String("Directory events: stream iterator age (ms)"), Width: jsii.Number(12),
+				Left: &[]awscloudwatch.IMetric{iteratorAge},
+			}),
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String("Webhooks: queued, dead letters, deliveries given up"), Width: jsii.Number(12),
+				Left:  &[]awscloudwatch.IMetric{ev.WebhookQueue.MetricApproximateNumberOfMessagesVisible(maxVisible), webhookDLQ, streamDLQ},
+				Right: &[]awscloudwatch.IMetric{deliveriesFailed},
+			}),
+		)
+	}
+
 	widgets := []awscloudwatch.IWidget{
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String("API requests and errors"), Width: jsii.Number(12),
@@ -189,6 +245,16 @@ func newMonitoring(stack awscdk.Stack, s *Stack) awssns.Topic {
 		Widgets:       &rows,
 	})
 	return topic
+}
+
+// functionNamed returns the known function with that name.
+func functionNamed(name string) Function {
+	for _, fn := range KnownFunctions() {
+		if fn.Name == name {
+			return fn
+		}
+	}
+	return Function{Name: name}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

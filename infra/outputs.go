@@ -15,6 +15,9 @@ const (
 	OutDashboard          = "DashboardName"
 	OutCustomDomainTarget = "CustomDomainTarget"
 	OutXaasBaseURL        = "XaasBaseUrl"
+	OutEventsAPIURL       = "EventsApiUrl"
+	OutEventBusName       = "EventBusName"
+	OutWebhookQueueURL    = "WebhookQueueUrl"
 )
 
 // FunctionNameOutput is the output holding a function's name:
@@ -41,9 +44,8 @@ func output(stack awscdk.Stack, id, desc string, value *string) {
 
 func addOutputs(stack awscdk.Stack, s *Stack) {
 	cfg := s.Config
-	base := *s.API.ApiEndpoint()
+	base := s.APIBaseURL()
 	if cfg.DomainName != "" {
-		base = "https://" + cfg.DomainName
 		output(stack, OutCustomDomainTarget,
 			"Point a CNAME (or Route 53 alias) for "+cfg.DomainName+" at this name.",
 			s.Domain.RegionalDomainName())
@@ -59,6 +61,9 @@ func addOutputs(stack awscdk.Stack, s *Stack) {
 	if _, ok := s.Functions[XaasFunction.Name]; ok {
 		output(stack, OutXaasBaseURL, "XaaS API base URL.", jsii.String(base+"/xaas/v1"))
 	}
+	output(stack, OutEventsAPIURL, "Events API: GET it with a token of scope events.", jsii.String(base+EventsPath))
+	output(stack, OutEventBusName, "EventBridge bus of the directory events (source scimless).", s.Events.Bus.EventBusName())
+	output(stack, OutWebhookQueueURL, "Webhook delivery queue (scimless webhook replay -queue-url).", s.Events.WebhookQueue.QueueUrl())
 	output(stack, OutAlarmTopic, "SNS topic that receives every alarm; subscribe to it.", s.Alarms.TopicArn())
 	output(stack, OutDashboard, "CloudWatch dashboard.", jsii.String(cfg.StackName()))
 	output(stack, OutNextStep, "Issue the first tenant's bearer token (run from the repository root).",

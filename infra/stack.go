@@ -40,6 +40,8 @@ type Stack struct {
 	Stage     awsapigatewayv2.HttpStage
 	// Domain is the custom domain, nil unless configured.
 	Domain awsapigatewayv2.DomainName
+	// Events holds the directory events' bus and queues.
+	Events *Events
 	Alarms awssns.Topic
 }
 
@@ -53,6 +55,23 @@ const TableLogicalID = "Table"
 // `sam local invoke -t cdk.out/<stack>.template.json ScimFunction`.
 func FunctionLogicalID(fn Function) string { return title(fn.Name) + "Function" }
 
+// ScimBaseURL is the SCIM base URL: on the custom domain if there is one,
+// else on the API's execute-api endpoint.
+func (s *Stack) ScimBaseURL() *string {
+	if s.Config.DomainName != "" {
+		return jsii.String(ScimBaseURL(s.Config.DomainName))
+	}
+	return jsii.String(*s.API.ApiEndpoint() + "/scim/v2")
+}
+
+// APIBaseURL is the API's base URL, the custom domain's if there is one.
+func (s *Stack) APIBaseURL() string {
+	if s.Config.DomainName != "" {
+		return "https://" + s.Config.DomainName
+	}
+	return *s.API.ApiEndpoint()
+}
+
 func title(s string) string {
 	if s == "" {
 		return s
@@ -61,7 +80,8 @@ func title(s string) string {
 }
 
 // NewStack defines the whole scimless deployment in scope: the table, the
-// functions, the HTTP API, alarms, dashboard and outputs.
+// functions, the HTTP API, directory events (bus, queues, event source
+// mappings), alarms, dashboard and outputs.
 func NewStack(scope constructs.Construct, props *StackProps) (*Stack, error) {
 	cfg := props.Config
 	sp := props.StackProps
@@ -69,7 +89,7 @@ func NewStack(scope constructs.Construct, props *StackProps) (*Stack, error) {
 		sp.StackName = jsii.String(cfg.StackName())
 	}
 	if sp.Description == nil {
-		sp.Description = jsii.String(fmt.Sprintf("scimless (%s): SCIM 2.0 + Okta XaaS on Lambda, API Gateway HTTP API and DynamoDB", cfg.Stage))
+		sp.Description = jsii.String(fmt.Sprintf("scimless (%s): SCIM 2.0, Okta XaaS and directory events on Lambda, API Gateway HTTP API, DynamoDB, SQS and EventBridge", cfg.Stage))
 	}
 	stack := awscdk.NewStack(scope, jsii.String(cfg.StackName()), &sp)
 	awscdk.Tags_Of(stack).Add(jsii.String("app"), jsii.String("scimless"), nil)
@@ -96,6 +116,11 @@ func NewStack(scope constructs.Construct, props *StackProps) (*Stack, error) {
 	if xaas, ok := s.Functions[XaasFunction.Name]; ok {
 		addXaas(stack, s.API, xaas, cfg)
 	}
+	events, err := newEvents(stack, s, s.ScimBaseURL())
+	if err != nil {
+		return nil, err
+	}
+	s.Events = events
 	s.Alarms = newMonitoring(stack, s)
 	addOutputs(stack, s)
 	addNagSuppressions(s)

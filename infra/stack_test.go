@@ -11,8 +11,35 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/scimless/scimless/pkg/config"
 	"github.com/scimless/scimless/pkg/table"
 )
+
+// allFunctionIDs are the logical ids of every function, in both stages.
+var allFunctionIDs = []string{"ScimFunction", "XaasFunction", "EventsFunction", "WebhooksFunction"}
+
+// functionOfID returns the known function whose logical id is id.
+func functionOfID(id string) Function {
+	for _, fn := range KnownFunctions() {
+		if FunctionLogicalID(fn) == id {
+			return fn
+		}
+	}
+	return Function{}
+}
+
+// onlyResource returns the logical id of the one resource of a type.
+func onlyResource(t *testing.T, s *synthesized, typ string) string {
+	t.Helper()
+	rs := s.resources(typ)
+	if len(rs) != 1 {
+		t.Fatalf("%d resources of type %s, want 1", len(rs), typ)
+	}
+	for id := range rs {
+		return id
+	}
+	return ""
+}
 
 func TestStackNames(t *testing.T) {
 	for _, tc := range []struct {
@@ -94,6 +121,9 @@ func TestTable(t *testing.T) {
 				// SSEEnabled without a key: KMS with the AWS managed key aws/dynamodb.
 				{"SSESpecification", p["SSESpecification"], map[string]any{"SSEEnabled": true}},
 				{"TimeToLiveSpecification", p["TimeToLiveSpecification"], map[string]any{"AttributeName": table.TTLAttribute, "Enabled": true}},
+				// The stream the events function reads: the same view
+				// type as the store's CreateTable.
+				{"StreamSpecification", p["StreamSpecification"], map[string]any{"StreamViewType": table.StreamViewType}},
 				{"ProvisionedThroughput", p["ProvisionedThroughput"], nil},
 				{"TableName", p["TableName"], nil},
 			} {
@@ -115,8 +145,8 @@ func TestFunctions(t *testing.T) {
 		reserved  any
 		baseURL   string // SCIMLESS_BASE_URL of the SCIM function
 	}{
-		{devVariant, []string{"ScimFunction", "XaasFunction"}, 14, "info", "60s", nil, ""},
-		{prodVariant, []string{"ScimFunction", "XaasFunction"}, 365, "warn", "30s", 50.0, "https://scim.example.com/scim/v2"},
+		{devVariant, allFunctionIDs, 14, "info", "60s", nil, ""},
+		{prodVariant, allFunctionIDs, 365, "warn", "30s", 50.0, "https://scim.example.com/scim/v2"},
 	} {
 		t.Run(tc.v.name, func(t *testing.T) {
 			s := synth(t, tc.v)
@@ -135,6 +165,22 @@ func TestFunctions(t *testing.T) {
 				if id == "ScimFunction" && tc.baseURL != "" {
 					env[EnvBaseURL] = tc.baseURL
 				}
+				// The directory events functions' own settings.
+				switch id {
+				case "EventsFunction":
+					env[config.EnvEventBus] = ref(onlyResource(t, s, "AWS::Events::EventBus"))
+					env[config.EnvWebhookQueueURL] = ref("WebhookQueue")
+					env[EnvBaseURL] = tc.baseURL
+					if tc.baseURL == "" {
+						env[EnvBaseURL] = map[string]any{"Fn::Join": []any{"", []any{getAtt(logicalIDOfAPI(t, tc.v), "ApiEndpoint"), "/scim/v2"}}}
+					}
+				case "WebhooksFunction":
+					env[config.EnvWebhookQueueURL] = ref("WebhookQueue")
+				}
+				wantLoop := "Terminate"
+				if id == "WebhooksFunction" {
+					wantLoop = "Allow" // it re-enqueues failed deliveries on its own trigger queue
+				}
 				for _, c := range []struct {
 					prop string
 					got  any
@@ -144,7 +190,8 @@ func TestFunctions(t *testing.T) {
 					{"Runtime", p["Runtime"], "provided.al2023"},
 					{"Handler", p["Handler"], "bootstrap"},
 					{"MemorySize", p["MemorySize"], float64(FunctionMemoryMB)},
-					{"Timeout", p["Timeout"], float64(FunctionTimeoutSeconds)},
+					{"Timeout", p["Timeout"], float64(FunctionTimeout(functionOfID(id)))},
+					{"RecursiveLoop", p["RecursiveLoop"], wantLoop},
 					{"TracingConfig", p["TracingConfig"], map[string]any{"Mode": "Active"}},
 					{"Environment", p["Environment"], map[string]any{"Variables": env}},
 				} {
@@ -226,9 +273,31 @@ func TestLeastPrivilege(t *testing.T) {
 				logGroup := logicalIDOf(p["LoggingConfig"].(map[string]any)["LogGroup"])
 				want := []any{
 					map[string]any{"Effect": "Allow", "Action": []any{"logs:CreateLogStream", "logs:PutLogEvents"}, "Resource": getAtt(logGroup, "Arn")},
-					map[string]any{"Effect": "Allow", "Sid": "TableItems", "Action": toAny(TableItemActions), "Resource": getAtt(TableLogicalID, "Arn")},
-					map[string]any{"Effect": "Allow", "Sid": "TableIndexQueries", "Action": []any{"dynamodb:Query"}, "Resource": indexArns},
 					map[string]any{"Effect": "Allow", "Action": []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}, "Resource": "*"},
+				}
+				bus := onlyResource(t, s, "AWS::Events::EventBus")
+				switch fnID {
+				case "EventsFunction":
+					// Exactly the calls the consumer makes, the stream it
+					// reads, the queues it fills and the bus.
+					want = append(want,
+						map[string]any{"Effect": "Allow", "Sid": "TableItems", "Action": []any{"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}, "Resource": getAtt(TableLogicalID, "Arn")},
+						map[string]any{"Effect": "Allow", "Sid": "TableStream", "Action": []any{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}, "Resource": getAtt(TableLogicalID, "StreamArn")},
+						map[string]any{"Effect": "Allow", "Sid": "StreamFailures", "Action": []any{"sqs:SendMessage"}, "Resource": getAtt("EventsDeadLetterQueue", "Arn")},
+						map[string]any{"Effect": "Allow", "Sid": "WebhookQueueSend", "Action": []any{"sqs:SendMessage"}, "Resource": getAtt("WebhookQueue", "Arn")},
+						map[string]any{"Effect": "Allow", "Sid": "EventBusPut", "Action": []any{"events:PutEvents"}, "Resource": getAtt(bus, "Arn")},
+					)
+				case "WebhooksFunction":
+					want = append(want,
+						map[string]any{"Effect": "Allow", "Sid": "TableItems", "Action": []any{"dynamodb:GetItem", "dynamodb:UpdateItem"}, "Resource": getAtt(TableLogicalID, "Arn")},
+						map[string]any{"Effect": "Allow", "Sid": "WebhookQueueConsume", "Action": []any{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}, "Resource": getAtt("WebhookQueue", "Arn")},
+						map[string]any{"Effect": "Allow", "Sid": "WebhookQueueRetry", "Action": []any{"sqs:SendMessage"}, "Resource": getAtt("WebhookQueue", "Arn")},
+					)
+				default:
+					want = append(want,
+						map[string]any{"Effect": "Allow", "Sid": "TableItems", "Action": toAny(TableItemActions), "Resource": getAtt(TableLogicalID, "Arn")},
+						map[string]any{"Effect": "Allow", "Sid": "TableIndexQueries", "Action": []any{"dynamodb:Query"}, "Resource": indexArns},
+					)
 				}
 				if fnID == "XaasFunction" {
 					prefix := tc.secretPrefix
@@ -279,11 +348,11 @@ func TestRoutes(t *testing.T) {
 		routes map[string]string // route key → function reached
 	}{
 		{devVariant, map[string]string{
-			"ANY /scim/v2/{proxy+}": "ScimFunction", "ANY /scim/v2": "ScimFunction", "GET /healthz": "ScimFunction",
+			"ANY /scim/v2/{proxy+}": "ScimFunction", "ANY /scim/v2": "ScimFunction", "GET /healthz": "ScimFunction", "GET /events/v1": "ScimFunction",
 			"ANY /xaas/v1/{proxy+}": "XaasFunction", "ANY /items": "XaasFunction", "ANY /items/{id}": "XaasFunction",
 		}},
 		{prodVariant, map[string]string{
-			"ANY /scim/v2/{proxy+}": "ScimFunction", "ANY /scim/v2": "ScimFunction", "GET /healthz": "ScimFunction",
+			"ANY /scim/v2/{proxy+}": "ScimFunction", "ANY /scim/v2": "ScimFunction", "GET /healthz": "ScimFunction", "GET /events/v1": "ScimFunction",
 			"ANY /xaas/v1/{proxy+}": "XaasFunction", "ANY /items": "XaasFunction", "ANY /items/{id}": "XaasFunction",
 		}},
 	} {
@@ -320,6 +389,11 @@ func TestRoutes(t *testing.T) {
 			}
 			if FunctionTimeoutSeconds >= IntegrationTimeoutSeconds || IntegrationTimeoutSeconds > 30 {
 				t.Errorf("function timeout %d s must be below the integration timeout %d s ≤ 30 s", FunctionTimeoutSeconds, IntegrationTimeoutSeconds)
+			}
+			// An Events API long poll ends, and answers, before the
+			// function's timeout and so before the gateway's.
+			if EventsMaxWaitSeconds+2 > FunctionTimeoutSeconds {
+				t.Errorf("long polls of %d s leave under 2 s of the %d s function timeout", EventsMaxWaitSeconds, FunctionTimeoutSeconds)
 			}
 		})
 	}
@@ -452,7 +526,7 @@ func TestAlarms(t *testing.T) {
 		return map[string]alarm{
 			stack + "-" + fn + "-errors":    {"Errors", "Sum", 1},
 			stack + "-" + fn + "-throttles": {"Throttles", "Sum", 1},
-			stack + "-" + fn + "-duration":  {"Duration", "Maximum", FunctionTimeoutSeconds * 1000 * DurationAlarmPercent / 100},
+			stack + "-" + fn + "-duration":  {"Duration", "Maximum", float64(DurationAlarmMilliseconds(functionNamed(fn)))},
 		}
 	}
 	for _, tc := range []struct {
@@ -460,8 +534,8 @@ func TestAlarms(t *testing.T) {
 		fns   []string
 		email bool
 	}{
-		{devVariant, []string{"scim", "xaas"}, false},
-		{prodVariant, []string{"scim", "xaas"}, true},
+		{devVariant, []string{"scim", "xaas", "events", "webhooks"}, false},
+		{prodVariant, []string{"scim", "xaas", "events", "webhooks"}, true},
 	} {
 		t.Run(tc.v.name, func(t *testing.T) {
 			s := synth(t, tc.v)
@@ -478,6 +552,11 @@ func TestAlarms(t *testing.T) {
 			if slices.Contains(tc.fns, "xaas") {
 				want[stack+"-xaas-sync-failed"] = alarm{"XaaSSyncFailed", "Sum", 1}
 			}
+			// Directory events: lag, lost records, stuck and failed deliveries.
+			want[stack+"-events-iterator-age"] = alarm{"IteratorAge", "Maximum", IteratorAgeAlarmMilliseconds}
+			want[stack+"-events-dead-letters"] = alarm{"ApproximateNumberOfMessagesVisible", "Maximum", 1}
+			want[stack+"-webhook-dead-letters"] = alarm{"ApproximateNumberOfMessagesVisible", "Maximum", 1}
+			want[stack+"-webhook-deliveries-failed"] = alarm{"WebhookDeliveriesFailed", "Sum", 1}
 			topics := s.resources("AWS::SNS::Topic")
 			if len(topics) != 1 {
 				t.Fatalf("%d topics, want 1", len(topics))
@@ -503,6 +582,27 @@ func TestAlarms(t *testing.T) {
 					t.Errorf("%s: actions %s / %s, want the alarm topic", name, canon(p["AlarmActions"]), canon(p["OKActions"]))
 				}
 				ns := "AWS/Lambda"
+				switch w.metric {
+				case "ApproximateNumberOfMessagesVisible":
+					ns = "AWS/SQS"
+					q := "EventsDeadLetterQueue"
+					if strings.Contains(name, "webhook") {
+						q = "WebhookDeadLetterQueue"
+					}
+					if !equalJSON(p["Dimensions"], []any{map[string]any{"Name": "QueueName", "Value": getAtt(q, "QueueName")}}) {
+						t.Errorf("%s: dimensions %s, want QueueName of %s", name, canon(p["Dimensions"]), q)
+					}
+				case "IteratorAge":
+					if !equalJSON(p["Dimensions"], []any{map[string]any{"Name": "FunctionName", "Value": ref("EventsFunction")}}) {
+						t.Errorf("%s: dimensions %s, want FunctionName of EventsFunction", name, canon(p["Dimensions"]))
+					}
+				case "WebhookDeliveriesFailed":
+					// As pkg/webhook/delivery logs it: no dimensions.
+					ns = "scimless"
+					if p["Dimensions"] != nil {
+						t.Errorf("%s: dimensions %s, want none", name, canon(p["Dimensions"]))
+					}
+				}
 				if strings.HasPrefix(w.metric, "XaaS") {
 					// Logged by the engine in the embedded metric format,
 					// per function: another stage's syncs do not count.
@@ -585,6 +685,9 @@ func TestOutputs(t *testing.T) {
 	}{
 		{devVariant, map[string]any{
 			OutScimBaseURL:     map[string]any{"Fn::Join": []any{"", []any{getAtt(logicalIDOfAPI(t, devVariant), "ApiEndpoint"), "/scim/v2"}}},
+			OutEventsAPIURL:    map[string]any{"Fn::Join": []any{"", []any{getAtt(logicalIDOfAPI(t, devVariant), "ApiEndpoint"), "/events/v1"}}},
+			OutEventBusName:    ref(onlyResource(t, synth(t, devVariant), "AWS::Events::EventBus")),
+			OutWebhookQueueURL: ref("WebhookQueue"),
 			OutXaasBaseURL:     map[string]any{"Fn::Join": []any{"", []any{getAtt(logicalIDOfAPI(t, devVariant), "ApiEndpoint"), "/xaas/v1"}}},
 			OutTableName:       ref(TableLogicalID),
 			"ScimFunctionName": ref("ScimFunction"),
@@ -594,6 +697,9 @@ func TestOutputs(t *testing.T) {
 		}},
 		{prodVariant, map[string]any{
 			OutScimBaseURL:     "https://scim.example.com/scim/v2",
+			OutEventsAPIURL:    "https://scim.example.com/events/v1",
+			OutEventBusName:    ref(onlyResource(t, synth(t, prodVariant), "AWS::Events::EventBus")),
+			OutWebhookQueueURL: ref("WebhookQueue"),
 			OutXaasBaseURL:     "https://scim.example.com/xaas/v1",
 			OutTableName:       ref(TableLogicalID),
 			"ScimFunctionName": ref("ScimFunction"),
@@ -624,9 +730,10 @@ func TestOutputs(t *testing.T) {
 			if hasTarget != (tc.v.ctx["domainName"] != nil) {
 				t.Errorf("output %s present = %v", OutCustomDomainTarget, hasTarget)
 			}
-			_, hasXaas := outs["XaasFunctionName"]
-			if hasXaas != (len(tc.v.fns) == 2) {
-				t.Errorf("output XaasFunctionName present = %v", hasXaas)
+			for _, k := range []string{"XaasFunctionName", "EventsFunctionName", "WebhooksFunctionName"} {
+				if _, ok := outs[k]; !ok {
+					t.Errorf("no output %s", k)
+				}
 			}
 		})
 	}

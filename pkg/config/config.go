@@ -28,6 +28,11 @@ const (
 	EnvXaaSDebounce        = "SCIMLESS_XAAS_DEBOUNCE"         // default quiet time after a push
 	EnvXaaSMaxBulkBytes    = "SCIMLESS_XAAS_MAX_BULK_BYTES"   // largest bulk push body
 	EnvXaaSSecretsEndpoint = "SCIMLESS_XAAS_SECRETS_ENDPOINT" // Secrets Manager endpoint override
+
+	// The directory events functions' settings (functions/events,
+	// functions/webhooks).
+	EnvEventBus        = "SCIMLESS_EVENT_BUS"         // EventBridge bus name; none: no bus
+	EnvWebhookQueueURL = "SCIMLESS_WEBHOOK_QUEUE_URL" // webhook delivery queue URL
 )
 
 // CloudWatch metrics the functions emit in the embedded metric format (JSON

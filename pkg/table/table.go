@@ -17,6 +17,10 @@ const (
 	TTLAttribute = "ttl" // number: Unix seconds after which DynamoDB deletes the item
 )
 
+// StreamViewType is what the table's stream records carry: the item's old
+// and new images, from which directory events are derived.
+const StreamViewType = "NEW_AND_OLD_IMAGES"
+
 // Global secondary index names and their key attributes. All indexes use
 // string keys and project all attributes.
 const (
