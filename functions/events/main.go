@@ -22,12 +22,6 @@ import (
 	"github.com/scimless/scimless/pkg/webhook/delivery"
 )
 
-// Environment set by the stack besides pkg/config's.
-const (
-	envBus   = "SCIMLESS_EVENT_BUS"         // EventBridge bus name; none: no bus
-	envQueue = "SCIMLESS_WEBHOOK_QUEUE_URL" // webhook delivery queue URL; none: no webhooks
-)
-
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "events:", err)
@@ -46,7 +40,7 @@ func run() error {
 		return err
 	}
 	opts := []consumer.Option{consumer.WithBaseURL(cfg.BaseURL), consumer.WithLogger(cfg.Logger())}
-	if name, url := os.Getenv(envBus), os.Getenv(envQueue); name != "" || url != "" {
+	if name, url := os.Getenv(config.EnvEventBus), os.Getenv(config.EnvWebhookQueueURL); name != "" || url != "" {
 		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region))
 		if err != nil {
 			return fmt.Errorf("load aws config: %w", err)

@@ -19,8 +19,6 @@ import (
 	"github.com/scimless/scimless/pkg/webhook/delivery"
 )
 
-// envQueue is the URL of the delivery queue (set by the stack).
-const envQueue = "SCIMLESS_WEBHOOK_QUEUE_URL"
 
 func main() {
 	if err := run(); err != nil {
@@ -35,9 +33,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	url := os.Getenv(envQueue)
+	url := os.Getenv(config.EnvWebhookQueueURL)
 	if url == "" {
-		return errors.New(envQueue + " is not set")
+		return errors.New(config.EnvWebhookQueueURL + " is not set")
 	}
 	client, err := store.NewClient(ctx, store.ClientConfig{Region: cfg.Region, Endpoint: cfg.Endpoint})
 	if err != nil {

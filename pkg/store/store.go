@@ -152,7 +152,7 @@ func CreateTableInput(name string) *dynamodb.CreateTableInput {
 		BillingMode:            types.BillingModePayPerRequest,
 		// Directory events are derived from the stream's old and new item
 		// images (see package events).
-		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages},
+		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewType(table.StreamViewType)},
 	}
 }
 
