@@ -19,7 +19,6 @@ import (
 	"github.com/scimless/scimless/pkg/webhook/delivery"
 )
 
-
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "webhooks:", err)
