@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/scimless/scimless/pkg/jsonstr"
 )
 
 // Streams: each table with a StreamSpecification has a stream of one shard
@@ -120,7 +122,7 @@ func (s *stream) appendRecord(b []byte, r *streamRecord, arn string) []byte {
 	b = append(b, `","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"`+region+`",`...)
 	if arn != "" {
 		b = append(b, `"eventSourceARN":`...)
-		b = appendString(b, arn)
+		b = jsonstr.Append(b, arn)
 		b = append(b, ',')
 	}
 	b = append(b, `"dynamodb":{"ApproximateCreationDateTime":`...)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/tidwall/btree"
+
+	"github.com/scimless/scimless/pkg/jsonstr"
 )
 
 // Durable mode keeps, in Options.Dir:
@@ -307,7 +309,7 @@ func (l *wal) appendCommit(commit uint64, at time.Time, changes []change) (int64
 			b = append(b, ',')
 		}
 		b = append(b, `{"t":`...)
-		b = appendString(b, c.t.name)
+		b = jsonstr.Append(b, c.t.name)
 		b = append(b, `,"k":`...)
 		b = appendItem(b, c.t.keyItem(c.h, c.r))
 		if c.new != nil {
