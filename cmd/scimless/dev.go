@@ -38,6 +38,10 @@ func splitToken(v string) (tenant, secret string) {
 	return defaultTenant, v
 }
 
+// runDev is `scimless dev`: the whole service in one process, on the embedded
+// engine (or a table given by the table flags), until ctx ends. It is long
+// because it declares the command's flags, a contract scripts rely on, and
+// wires the local stack in the order its banner describes it.
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -73,25 +77,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer db.Close()
 
-	generated := ""
-	if len(tokens) == 0 {
-		secret, err := auth.NewSecret()
-		if err != nil {
-			return err
-		}
-		generated = secret
-		tokens = append(tokens, secret)
-	}
-	for _, t := range tokens {
-		tenant, secret := splitToken(t)
-		if secret == "" {
-			// auth.Issue would make up a secret nobody is shown.
-			return fmt.Errorf("-token %q: empty token", t)
-		}
-		opts := auth.IssueOptions{Tenant: tenant, Secret: secret, Label: "dev", Scopes: []string{auth.ScopeSCIM, auth.ScopeXaaS, auth.ScopeEvents}}
-		if _, _, err := auth.Issue(ctx, db.Store, opts); err != nil {
-			return fmt.Errorf("-token: %w", err)
-		}
+	tokens, generated, err := issueDevTokens(ctx, db, tokens)
+	if err != nil {
+		return err
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -99,17 +87,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	defer ln.Close()
-	engine := "embedded DynamoDB-compatible engine, in memory (data is lost at exit; -data DIR keeps it)"
-	if db.Engine != nil && db.Engine.Durable() {
-		engine = "embedded DynamoDB-compatible engine, durable in " + db.Engine.Dir() + " (every write fsynced before it is acknowledged)"
-	}
-	if !db.Embedded {
-		engine = "DynamoDB table " + tf.table
-		if tf.endpoint != "" {
-			engine += " at " + tf.endpoint
-		}
-	}
-	fmt.Fprintf(stdout, "scimless dev: serving on %s\n", engine)
+	fmt.Fprintf(stdout, "scimless dev: serving on %s\n", describeTable(db, &tf))
 	// Counts are per tenant: the APIs given this limiter share a tenant's budget.
 	limiter := ratelimit.New(ratelimit.Config{Store: db.Store, Default: *rateLimit, Logger: logger})
 	xo.limiter = limiter
@@ -161,6 +139,48 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "DynamoDB:      %s (for scimless tenant|token|schema|audit|xaas -dynamodb-endpoint)\n", db.Engine.Endpoint())
 	}
 
+	return serveDev(ctx, srv, ln, logger)
+}
+
+// issueDevTokens stores the -token values (or, with none, one generated
+// token, returned as generated) for their tenants, with the scim, xaas and
+// events scopes.
+func issueDevTokens(ctx context.Context, db *openedTable, tokens tokenList) (all tokenList, generated string, err error) {
+	if len(tokens) == 0 {
+		if generated, err = auth.NewSecret(); err != nil {
+			return nil, "", err
+		}
+		tokens = append(tokens, generated)
+	}
+	for _, t := range tokens {
+		tenant, secret := splitToken(t)
+		if secret == "" {
+			// auth.Issue would make up a secret nobody is shown.
+			return nil, "", fmt.Errorf("-token %q: empty token", t)
+		}
+		opts := auth.IssueOptions{Tenant: tenant, Secret: secret, Label: "dev", Scopes: []string{auth.ScopeSCIM, auth.ScopeXaaS, auth.ScopeEvents}}
+		if _, _, err := auth.Issue(ctx, db.Store, opts); err != nil {
+			return nil, "", fmt.Errorf("-token: %w", err)
+		}
+	}
+	return tokens, generated, nil
+}
+
+// describeTable says in the banner what the local stack stores its data in.
+func describeTable(db *openedTable, tf *tableFlags) string {
+	switch {
+	case !db.Embedded && tf.endpoint != "":
+		return "DynamoDB table " + tf.table + " at " + tf.endpoint
+	case !db.Embedded:
+		return "DynamoDB table " + tf.table
+	case db.Engine.Durable():
+		return "embedded DynamoDB-compatible engine, durable in " + db.Engine.Dir() + " (every write fsynced before it is acknowledged)"
+	}
+	return "embedded DynamoDB-compatible engine, in memory (data is lost at exit; -data DIR keeps it)"
+}
+
+// serveDev serves srv on ln until ctx ends, then shuts it down gracefully.
+func serveDev(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- safe.Call(ctx, logger, "local HTTP server", func(context.Context) error { return srv.Serve(apiErrorListener{ln}) })

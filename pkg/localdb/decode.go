@@ -232,6 +232,9 @@ func decodeB64(s string) (string, error) {
 	return string(b), nil
 }
 
+// typed decodes the value of an attribute value of type typ (S, N, B, BOOL,
+// NULL, SS, NS, BS, L, M). It is long because it is one switch over
+// DynamoDB's ten types, each with its own validation.
 func (d *avDecoder) typed(typ string) (value, error) {
 	switch typ {
 	case "S":

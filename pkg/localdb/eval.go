@@ -123,6 +123,9 @@ func itoa(n int) string {
 func isScalarKey(k kind) bool { return k == kS || k == kN || k == kB }
 
 // evalCond evaluates a condition against an item (nil item: no item).
+//
+// It is long because it is one switch over the condition node types, each
+// case a few lines.
 func evalCond(it item, c cond) (bool, error) {
 	switch c := c.(type) {
 	case *condAnd:
@@ -283,6 +286,9 @@ func typeByName(s string) (kind, bool) {
 
 // applyUpdate returns a new item: old (nil when absent) with the actions
 // applied. old is not modified. Every operand is evaluated against old.
+//
+// It is long because it is one switch over SET, REMOVE, ADD and DELETE, each
+// with DynamoDB's own rules for types and missing attributes.
 func applyUpdate(old item, acts []updateAction) (item, error) {
 	nu := old.clone()
 	for _, a := range acts {

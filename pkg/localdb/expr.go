@@ -321,6 +321,10 @@ func (p *parser) notExpr() (cond, error) {
 
 var condFuncs = map[string]int{"attribute_exists": 1, "attribute_not_exists": 1, "attribute_type": 2, "begins_with": 2, "contains": 2}
 
+// primaryCond parses a condition's primary: a parenthesised condition, NOT,
+// a function (attribute_exists, begins_with, …), BETWEEN, IN or a comparison.
+// It is long because it is one switch over the grammar's alternatives,
+// each a few lines, as the DynamoDB condition grammar lists them.
 func (p *parser) primaryCond() (cond, error) {
 	if p.isPunct("(") {
 		// A parenthesised condition; operands are never parenthesised.

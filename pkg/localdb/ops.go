@@ -462,6 +462,9 @@ func (e *Engine) query(body []byte) (any, error) {
 
 // keyConditions turns a key condition into the partition and the range of
 // sort keys to read.
+//
+// It is long because DynamoDB allows exactly one partition equality and one
+// sort-key condition of six forms, each mapped to a key range here.
 func keyConditions(c cond, ks keySchema) (value, keyRange, error) {
 	kr := keyRange{loB: belowAll, hiB: aboveAll}
 	var parts []cond

@@ -13,6 +13,12 @@ const (
 	idempotencyTTL   = 10 * time.Minute
 )
 
+// transactWrite serves TransactWriteItems: it decodes the actions, checks
+// DynamoDB's limits (100 actions, 4 MB, one action per item, idempotency
+// tokens), evaluates every condition and commits all changes in one commit
+// under the write lock, or none with a TransactionCanceledException whose
+// reasons are in the order of the actions. It is long because these steps
+// share the decoded request and read best in order.
 func (e *Engine) transactWrite(body []byte) (any, error) {
 	type keyed struct {
 		TableName        string

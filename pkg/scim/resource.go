@@ -255,6 +255,10 @@ func coerce(a *schema.Attribute, v any, path string) (any, error) {
 	return out, nil
 }
 
+// coerceSingle checks one value of attribute a against its type and returns
+// it in stored form (Entra's "True"/"False" strings become booleans,
+// dateTimes are validated, complex values recurse into sub-attributes). It is
+// long because it is one switch over the SCIM types, each with its own rule.
 func coerceSingle(a *schema.Attribute, v any, path string) (any, error) {
 	bad := func(want string) error {
 		return scimerr.InvalidValue("%s must be %s", path, want)
