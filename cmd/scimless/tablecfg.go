@@ -74,7 +74,7 @@ func (t *tableFlags) open(ctx context.Context, embedded, create bool) (*openedTa
 	}
 	cc := store.ClientConfig{Endpoint: endpoint, Region: t.region, Metrics: o.Metrics}
 	if httpClient != nil {
-		cc.HTTPClient = httpClient
+		cc.HTTPClient, cc.Unsigned = httpClient, true
 	}
 	client, err := store.NewClient(ctx, cc)
 	if err != nil {
