@@ -168,7 +168,8 @@ func TestFigures(t *testing.T) {
 	}
 
 	metricsDB := store.NewMetrics()
-	client, err := store.NewClient(ctx, store.ClientConfig{Endpoint: eps["dynamodb"], Metrics: metricsDB})
+	// Unsigned, as scimless dev reaches its engine (which checks no signature).
+	client, err := store.NewClient(ctx, store.ClientConfig{Endpoint: eps["dynamodb"], Metrics: metricsDB, Unsigned: true})
 	if err != nil {
 		t.Fatal(err)
 	}
