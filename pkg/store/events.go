@@ -204,6 +204,9 @@ func (s *Store) ListEvents(ctx context.Context, tenant string, q EventQuery) (Ev
 		limit = DefaultEventLimit
 	}
 	limit = min(limit, MaxEventLimit)
+	if q.After != "" && q.Before != "" && q.After+" " > q.Before {
+		return EventPage{Next: q.After}, nil // an empty range: DynamoDB refuses BETWEEN with lo > hi
+	}
 	pk := eventPK(tenant)
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.name),

@@ -103,6 +103,8 @@ func TestListEventsPaging(t *testing.T) {
 		{"types", store.EventQuery{Types: []string{"group.member_added"}, Limit: 3}, []int{2, 5, 8}, 8, -1},
 		{"two types after", store.EventQuery{After: evs[20].ID, Types: []string{"user.created", "group.member_added"}}, []int{21, 23, 24, 26, 27, 29}, 29, 20},
 		{"before", store.EventQuery{After: evs[9].ID, Before: evs[12].ID}, []int{10, 11}, 11, 9},
+		{"bound below the cursor", store.EventQuery{After: evs[12].ID, Before: evs[9].ID}, nil, -1, 12},
+		{"bound at the cursor", store.EventQuery{After: evs[12].ID, Before: evs[12].ID}, nil, -1, 12},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -62,6 +62,8 @@ type Handler struct {
 	now    func() time.Time
 	poll   time.Duration
 	settle time.Duration
+	// watermark, when set, bounds the served ids instead of settle.
+	watermark func() string
 
 	mu      sync.Mutex
 	tenants map[string]cachedTTL
@@ -81,6 +83,14 @@ func WithHub(h *events.Hub) Option { return func(a *Handler) { a.hub = h } }
 
 // WithPoll sets how often a long poll reads the store.
 func WithPoll(d time.Duration) Option { return func(a *Handler) { a.poll = d } }
+
+// WithWatermark serves events only below the bound before returns (see
+// events.Hub.Before) instead of waiting for them to settle: exact, and
+// without the settle delay, where one consumer reads a single-shard stream in
+// order (the local stack). An empty bound serves nothing yet.
+func WithWatermark(before func() string) Option {
+	return func(a *Handler) { a.watermark, a.settle = before, 0 }
+}
 
 // WithSettle sets the settle delay (see DefaultSettle).
 func WithSettle(d time.Duration) Option { return func(a *Handler) { a.settle = d } }
@@ -194,6 +204,12 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		}
 		now := h.now()
 		sq := store.EventQuery{After: q.after, Limit: q.limit, Types: q.types, Before: events.CursorAt(now.Add(-h.settle))}
+		if h.watermark != nil {
+			sq.Before = h.watermark()
+			if sq.Before == "" {
+				sq.Before = events.CursorAt(time.Time{}) // nothing is stored in full yet
+			}
+		}
 		if floor := events.CursorAt(now.Add(-ttl)); sq.After < floor {
 			sq.After = floor // older events are past retention
 		}

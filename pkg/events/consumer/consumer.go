@@ -180,6 +180,11 @@ func (c *Consumer) process(ctx context.Context, recs []lambdaevents.DynamoDBEven
 		return err
 	}
 	if c.hub != nil {
+		top := ""
+		for _, e := range evs {
+			top = max(top, e.ID)
+		}
+		c.hub.Advance(top)
 		for tenant := range tenants {
 			c.hub.Notify(tenant)
 		}

@@ -73,7 +73,7 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	q := delivery.NewMemQueue()
 	p := &Pipeline{
 		Consumer: consumer.New(cfg.Store, consumer.WithQueue(q), consumer.WithHub(hub), consumer.WithBaseURL(cfg.BaseURL), consumer.WithLogger(log)),
-		API:      api.New(cfg.Store, cfg.Auth, api.WithHub(hub), api.WithLogger(log)),
+		API:      api.New(cfg.Store, cfg.Auth, api.WithHub(hub), api.WithLogger(log), api.WithWatermark(hub.Before)),
 		Queue:    q,
 	}
 	d := delivery.NewDispatcher(cfg.Store, q, policy, delivery.WithLogger(log))
