@@ -296,7 +296,7 @@ func TestSyncRateLimitsAndServerErrors(t *testing.T) {
 			}
 			run := h.sync(ctx)
 			if run.Status.State != store.RunSucceeded || run.Status.Counts.Upserted != 75 {
-				t.Fatalf("run %+v\n%s", run.Status, h.logs.tail(3000))
+				t.Fatalf("run %+v\n%s", run.Status, tail(h.logs.String(), 3000))
 			}
 			if len(h.fake.Users()) != 75 {
 				t.Errorf("okta has %d users", len(h.fake.Users()))

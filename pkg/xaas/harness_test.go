@@ -16,6 +16,7 @@ import (
 	"github.com/scimless/scimless/pkg/auth"
 	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/store/storetest"
+	"github.com/scimless/scimless/pkg/syncbuf"
 	"github.com/scimless/scimless/pkg/xaas/okta"
 	"github.com/scimless/scimless/pkg/xaas/oktafake"
 )
@@ -38,7 +39,7 @@ type harness struct {
 	api    *countingAPI
 	engine *Engine
 	srv    *Server
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 }
 
 type harnessOpts struct {
@@ -52,7 +53,7 @@ type harnessOpts struct {
 
 func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: oktafake.NewClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}}
+	h := &harness{t: t, clock: oktafake.NewClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)), logs: &syncbuf.Buffer{}}
 	h.env = storetest.New(t, store.WithClock(h.clock.Now))
 	h.st = h.env.Store
 	o.fake.Now = h.clock.Now
@@ -136,7 +137,7 @@ func (h *harness) drive(ctx context.Context, maxTicks int) int {
 			h.clock.Set(rep.NextWake)
 		}
 	}
-	h.t.Fatalf("the sync did not finish in %d ticks; logs:\n%s", maxTicks, h.logs.tail(4000))
+	h.t.Fatalf("the sync did not finish in %d ticks; logs:\n%s", maxTicks, tail(h.logs.String(), 4000))
 	return maxTicks
 }
 
@@ -275,30 +276,12 @@ func (c *countingAPI) DeleteGroupMemberships(ctx context.Context, src, id string
 	return c.OktaAPI.DeleteGroupMemberships(ctx, src, id, m)
 }
 
-// syncBuffer is a concurrency-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) tail(n int) string {
-	str := s.String()
-	if len(str) > n {
-		return str[len(str)-n:]
+// tail returns the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
 	}
-	return str
+	return s
 }
 
 func readFixture(t testing.TB, name string) []byte {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/scimless/scimless/pkg/store"
+	"github.com/scimless/scimless/pkg/syncbuf"
 )
 
 // logLines returns the JSON log lines with the given msg.
@@ -55,7 +56,7 @@ func TestIngestWorkerPanic(t *testing.T) {
 	}
 	lines := logLines(t, h.logs.String(), "xaas record write panicked")
 	if len(lines) != 2 {
-		t.Fatalf("%d panic lines, want 2; logs:\n%s", len(lines), h.logs.tail(2000))
+		t.Fatalf("%d panic lines, want 2; logs:\n%s", len(lines), tail(h.logs.String(), 2000))
 	}
 	for _, l := range lines {
 		if l["request_id"] == "" || l["request_id"] == nil || l["tenant"] != testTenant || l["panic"] != "injected" || l["stack"] == nil {
@@ -114,7 +115,7 @@ func TestSyncStepPanic(t *testing.T) {
 // TestLoopSurvivesPanickingTick: the local loop logs a tick that panics and
 // keeps ticking.
 func TestLoopSurvivesPanickingTick(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	e := NewEngine(EngineConfig{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}) // no store: every tick panics
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

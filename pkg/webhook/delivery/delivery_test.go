@@ -1,7 +1,6 @@
 package delivery_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/store/storetest"
+	"github.com/scimless/scimless/pkg/syncbuf"
 	"github.com/scimless/scimless/pkg/webhook"
 	"github.com/scimless/scimless/pkg/webhook/delivery"
 )
@@ -178,7 +178,7 @@ func TestDispatcherRetriesAndGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := &sliceQueue{}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	d := delivery.NewDispatcher(env.Store, q, delivery.Local, delivery.WithClock(clock), delivery.WithBackoff(time.Second, time.Minute, time.Hour),
 		delivery.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 
@@ -419,21 +419,4 @@ func TestReceiverDownFiveMinutes(t *testing.T) {
 		t.Fatalf("delivered %v after %v and %d attempts", got, now.Sub(start), attempts)
 	}
 	t.Logf("delivered %v after the outage began, on attempt %d", now.Sub(start).Round(time.Second), attempts)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
