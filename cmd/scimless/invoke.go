@@ -178,7 +178,7 @@ func parseSeed(b []byte) (seedFile, error) {
 	return s, nil
 }
 
-// apply creates the seed's users in the default tenant, authenticating with
+// apply creates the -seed file's users in the default tenant, authenticating with
 // token.
 func (s seedFile) apply(ctx context.Context, st *store.Store, token string) error {
 	if len(s.Users) == 0 {
@@ -208,7 +208,7 @@ func (s seedFile) apply(ctx context.Context, st *store.Store, token string) erro
 		if err := json.Unmarshal(rec.Body.Bytes(), &created); err != nil || created.ID == "" {
 			return fmt.Errorf("user %d (%s): POST /Users returned no id", i, id)
 		}
-		// The service assigns ids; move the new user to the one the seed names.
+		// The service assigns ids; move the new user to the one the -seed file names.
 		// It has no groups yet, so its user item and userName guard are all
 		// there is to move.
 		nu, err := st.GetUser(ctx, defaultTenant, created.ID)

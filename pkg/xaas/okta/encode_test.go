@@ -28,8 +28,8 @@ func TestEncodeUpsertUsers(t *testing.T) {
 	}
 }
 
-// seedUsers are n users shaped like the seed's records after mapping.
-func seedUsers(n int) []User {
+// sampleUsers are n users shaped like the sample items API's records after mapping.
+func sampleUsers(n int) []User {
 	out := make([]User, n)
 	for i := range out {
 		email := fmt.Sprintf("user.%05d@example.com", i)
@@ -47,7 +47,7 @@ func seedUsers(n int) []User {
 }
 
 func TestEncodeMatchesEncodingJSON(t *testing.T) {
-	users := seedUsers(200)
+	users := sampleUsers(200)
 	var decoded struct {
 		EntityType string `json:"entityType"`
 		Profiles   []struct {
@@ -103,7 +103,7 @@ func (nopDoer) Do(r *http.Request) (*http.Response, error) {
 // hot path of a sync, with this package's encoder and, for comparison, with
 // encoding/json from structs holding a map per profile.
 func BenchmarkEncodeUpsertUsers(b *testing.B) {
-	users := seedUsers(200)
+	users := sampleUsers(200)
 	size := len(encodeUpsertUsers(users))
 	b.Run("append", func(b *testing.B) {
 		b.ReportAllocs()
@@ -137,7 +137,7 @@ func BenchmarkEncodeUpsertUsers(b *testing.B) {
 // BenchmarkUpsertUsers is one whole 200-user UpsertUsers call (validation,
 // encoding, request) against a transport that answers 202 at once.
 func BenchmarkUpsertUsers(b *testing.B) {
-	users := seedUsers(200)
+	users := sampleUsers(200)
 	c, err := New("https://example.okta.com", APIToken("t"), WithHTTPClient(nopDoer{}))
 	if err != nil {
 		b.Fatal(err)
