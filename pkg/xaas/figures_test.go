@@ -224,6 +224,10 @@ func TestFigures(t *testing.T) {
 	t.Logf("FIGURE bulk ingest of a %d-row CSV: %.0f rows/s (%s), peak Go heap %.1f MB (runtime total %.1f MB), DynamoDB %d requests, %d items read, %d written",
 		n, float64(n)/ingestWall.Seconds(), ingestWall.Round(time.Millisecond), heap, total, dm.Total(), dm.ItemsRead, dm.ItemsWritten)
 
+	// 1b. The same ingest on the local stack as `scimless dev` runs it: the
+	// engine in the same process, reached without a socket.
+	localIngest(t, n)
+
 	// 2. The first push of n users.
 	syncRun := func(label string) {
 		api.reset()
@@ -282,4 +286,44 @@ func TestFigures(t *testing.T) {
 		}
 	}
 	syncRun(fmt.Sprintf("100 changed of %d", n))
+}
+
+// localIngest measures the bulk ingest of an n-row CSV with the engine in
+// this process, reached as `scimless dev` reaches it (in-process, unsigned).
+func localIngest(t *testing.T, n int) {
+	ctx := context.Background()
+	eng, err := localdb.Open(localdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	metrics := store.NewMetrics()
+	client, err := store.NewClient(ctx, store.ClientConfig{Endpoint: "http://embedded.invalid", Metrics: metrics,
+		HTTPClient: &http.Client{Transport: eng.RoundTripper()}, Unsigned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.EnsureTable(ctx, client, table.DefaultName); err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(client, table.DefaultName)
+	if _, _, err := auth.Issue(ctx, st, auth.IssueOptions{Tenant: testTenant, Secret: testToken}); err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(Config{Store: st, Auth: auth.NewAuthenticator(st, 0), Logger: slog.New(slog.DiscardHandler),
+		RequestTimeout: -1, MaxBulkBytes: 1 << 40})
+	pr, pw := io.Pipe()
+	go func() { genCSV(pw, n, ""); pw.Close() }()
+	req := httptest.NewRequest("POST", Prefix+"/users:bulk", pr)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "text/csv")
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	srv.ServeHTTP(rec, req)
+	wall := time.Since(start)
+	if res := decode[BulkResult](t, rec); res.Created != n {
+		t.Fatalf("local ingest: %+v", res)
+	}
+	t.Logf("FIGURE bulk ingest of a %d-row CSV on the local stack (engine in-process, as scimless dev): %.0f rows/s (%s), DynamoDB %d requests",
+		n, float64(n)/wall.Seconds(), wall.Round(time.Millisecond), metrics.Snapshot().Total())
 }
