@@ -534,23 +534,10 @@ type GroupPage struct {
 // order: one Query reading only the groups returned (members are not read).
 func (s *Store) ListGroups(ctx context.Context, tenant, after string, limit int) (GroupPage, error) {
 	var page GroupPage
-	if limit <= 0 {
-		return page, nil
-	}
-	var afterSK string
-	if after != "" {
-		afterSK = groupSK(after)
-	}
-	items, more, err := listPrefix[groupItem](ctx, s, tenant, groupPrefix, afterSK, limit)
+	var err error
+	page.Groups, page.Last, err = listPage(ctx, s, tenant, groupPrefix, after, limit, func(it *groupItem) (*Group, string) { return it.group(), it.ID })
 	if err != nil {
 		return page, fmt.Errorf("list groups: %w", err)
-	}
-	page.Groups = make([]*Group, len(items))
-	for i := range items {
-		page.Groups[i] = items[i].group()
-	}
-	if more {
-		page.Last = items[len(items)-1].ID
 	}
 	return page, nil
 }

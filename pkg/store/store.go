@@ -256,6 +256,33 @@ func listPrefix[T any](ctx context.Context, s *Store, tenant, prefix, afterSK st
 	return items, lek != nil && len(items) > 0, err
 }
 
+// listPage reads one page of up to limit of the tenant's items whose sort
+// keys are prefix+key, with keys after after (from the first when empty), in
+// key order, and converts each with conv, which also returns its key. next
+// is the key of the last item when more may follow, else empty. One Query
+// reading only the items returned.
+func listPage[T, R any](ctx context.Context, s *Store, tenant, prefix, after string, limit int, conv func(*T) (R, string)) (out []R, next string, err error) {
+	if limit <= 0 {
+		return nil, "", nil
+	}
+	var afterSK string
+	if after != "" {
+		afterSK = prefix + after
+	}
+	items, more, err := listPrefix[T](ctx, s, tenant, prefix, afterSK, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	out = make([]R, len(items))
+	for i := range items {
+		out[i], next = conv(&items[i])
+	}
+	if !more {
+		next = ""
+	}
+	return out, next, nil
+}
+
 // putVersioned writes item in one conditional PutItem: it must not exist
 // when prevVersion is 0, else its "ver" must still be prevVersion
 // (ErrVersion otherwise). An item over MaxItemBytes, or one DynamoDB refuses

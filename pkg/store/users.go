@@ -279,23 +279,10 @@ type UserPage struct {
 // after is empty), in id order: one Query reading only the users returned.
 func (s *Store) ListUsers(ctx context.Context, tenant, after string, limit int) (UserPage, error) {
 	var page UserPage
-	if limit <= 0 {
-		return page, nil
-	}
-	var afterSK string
-	if after != "" {
-		afterSK = userSK(after)
-	}
-	items, more, err := listPrefix[userItem](ctx, s, tenant, userPrefix, afterSK, limit)
+	var err error
+	page.Users, page.Last, err = listPage(ctx, s, tenant, userPrefix, after, limit, func(it *userItem) (*User, string) { return it.user(), it.ID })
 	if err != nil {
 		return page, fmt.Errorf("list users: %w", err)
-	}
-	page.Users = make([]*User, len(items))
-	for i := range items {
-		page.Users[i] = items[i].user()
-	}
-	if more {
-		page.Last = items[len(items)-1].ID
 	}
 	return page, nil
 }

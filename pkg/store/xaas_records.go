@@ -177,23 +177,10 @@ type SourceUserPage struct {
 // reading only the records returned.
 func (s *Store) ListSourceUsers(ctx context.Context, tenant, after string, limit int) (SourceUserPage, error) {
 	var page SourceUserPage
-	if limit <= 0 {
-		return page, nil
-	}
-	var afterSK string
-	if after != "" {
-		afterSK = srcUserSK(after)
-	}
-	items, more, err := listPrefix[srcUserItem](ctx, s, tenant, srcUserPrefix, afterSK, limit)
+	var err error
+	page.Users, page.Next, err = listPage(ctx, s, tenant, srcUserPrefix, after, limit, func(it *srcUserItem) (*SourceUser, string) { return it.user(), it.ExternalID })
 	if err != nil {
 		return page, fmt.Errorf("list source users: %w", err)
-	}
-	page.Users = make([]*SourceUser, len(items))
-	for i := range items {
-		page.Users[i] = items[i].user()
-	}
-	if more {
-		page.Next = items[len(items)-1].ExternalID
 	}
 	return page, nil
 }
@@ -438,23 +425,10 @@ type SourceGroupPage struct {
 // with externalIds after the given one, in externalId order: one Query.
 func (s *Store) ListSourceGroups(ctx context.Context, tenant, after string, limit int) (SourceGroupPage, error) {
 	var page SourceGroupPage
-	if limit <= 0 {
-		return page, nil
-	}
-	var afterSK string
-	if after != "" {
-		afterSK = srcGroupSK(after)
-	}
-	items, more, err := listPrefix[srcGroupItem](ctx, s, tenant, srcGroupPrefix, afterSK, limit)
+	var err error
+	page.Groups, page.Next, err = listPage(ctx, s, tenant, srcGroupPrefix, after, limit, func(it *srcGroupItem) (*SourceGroup, string) { return it.group(), it.ExternalID })
 	if err != nil {
 		return page, fmt.Errorf("list source groups: %w", err)
-	}
-	page.Groups = make([]*SourceGroup, len(items))
-	for i := range items {
-		page.Groups[i] = items[i].group()
-	}
-	if more {
-		page.Next = items[len(items)-1].ExternalID
 	}
 	return page, nil
 }
