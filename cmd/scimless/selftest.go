@@ -59,18 +59,7 @@ func runSelftest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			err = rep.WriteJSON(stdout)
-		} else {
-			err = rep.WriteText(stdout)
-		}
-		if err != nil {
-			return err
-		}
-		if !rep.Passed {
-			return errors.New("selftest -load: failures under load (see above)")
-		}
-		return nil
+		return printReport(stdout, rep, *asJSON, rep.Passed, "selftest -load: failures under load (see above)")
 	}
 	list, err := selftest.ParseFlows(*flows)
 	if err != nil {
@@ -99,16 +88,27 @@ func runSelftest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		err = rep.WriteJSON(stdout)
-	} else {
-		err = rep.WriteText(stdout)
+	return printReport(stdout, rep, *asJSON, rep.Passed, "selftest failed")
+}
+
+// report is a selftest or load report.
+type report interface {
+	WriteJSON(w io.Writer) error
+	WriteText(w io.Writer) error
+}
+
+// printReport writes rep to w, as JSON with asJSON, and returns an error
+// saying failed when the run did not pass.
+func printReport(w io.Writer, rep report, asJSON, passed bool, failed string) error {
+	write := rep.WriteText
+	if asJSON {
+		write = rep.WriteJSON
 	}
-	if err != nil {
+	if err := write(w); err != nil {
 		return err
 	}
-	if !rep.Passed {
-		return errors.New("selftest failed")
+	if !passed {
+		return errors.New(failed)
 	}
 	return nil
 }

@@ -84,18 +84,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		c.Examples = append(c.Examples, p.String())
 	}
 	rep.AddCheck(c)
-	if *asJSON {
-		err = rep.WriteJSON(stdout)
-	} else {
-		err = rep.WriteText(stdout)
-	}
-	if err != nil {
-		return err
-	}
-	if !rep.Passed {
-		return errors.New("soak failed: see the 5xx, unexpected answers, model check and orphan items above")
-	}
-	return nil
+	return printReport(stdout, rep, *asJSON, rep.Passed, "soak failed: see the 5xx, unexpected answers, model check and orphan items above")
 }
 
 // localStack is `scimless dev` running in this process.
