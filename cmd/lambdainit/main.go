@@ -1,13 +1,13 @@
 // Command lambdainit prints the Lambda figures of a function: the size of its
 // linux/arm64 deployment binary and zip, and its init time (process start to
-// the first request for an invocation) measured on this machine against a
+// the first request for an invocation) measured on the machine it runs on, against a
 // fake Lambda Runtime API (package lambdatest). Run it from the repository:
 //
 //	go run ./cmd/lambdainit [-function ./functions/scim] [-runs 20]
 //
 // Init time: the function is built for the host (same flags as the
 // deployment build), started with AWS_LAMBDA_RUNTIME_API pointing at a fake
-// Runtime API served here, and timed from just before exec until its first
+// Runtime API in this process, and timed from just before exec until its first
 // GET /2018-06-01/runtime/invocation/next: the aws-lambda-go runtime makes
 // that call once main has loaded the configuration and wired the store and
 // the handler, which is when Lambda's init phase ends. The environment is a

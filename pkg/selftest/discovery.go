@@ -42,7 +42,7 @@ func (r *runner) discover(ctx context.Context) {
 		case resp.Status == 401 || resp.Status == 403:
 			return statusError(req, resp, []int{200})
 		case resp.Status == 404 || resp.Status == 501:
-			return skipf("not served (%d); assuming PATCH, filters and groups as Okta does", resp.Status)
+			return skipf("the server does not offer it (%d); assuming PATCH, filters and groups as Okta does", resp.Status)
 		case resp.Status != 200:
 			return statusError(req, resp, []int{200})
 		}
@@ -88,7 +88,7 @@ func (r *runner) discover(ctx context.Context) {
 			return err
 		}
 		if resp.Status == 404 || resp.Status == 501 {
-			return skipf("not served (%d); assuming /Users and /Groups", resp.Status)
+			return skipf("the server does not offer it (%d); assuming /Users and /Groups", resp.Status)
 		}
 		if resp.Status != 200 {
 			return statusError(req, resp, []int{200})
