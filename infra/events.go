@@ -44,9 +44,8 @@ const (
 
 // StreamKeyPrefixes are the sort-key prefixes of the items whose stream
 // records the events function reads: users, groups and memberships (the
-// events), and the tenant's user and group counters (a deletion's actor is
-// recorded on the counter its transaction updates).
-var StreamKeyPrefixes = []string{"U#", "G#", "M#", "COUNT#"}
+// events), and deletion markers (a deletion's actor).
+var StreamKeyPrefixes = []string{"U#", "G#", "M#", table.DeletionPrefix}
 
 // StreamFilterPattern is the event source mapping's filter: records of any
 // other item — above all the event items the function itself writes, but

@@ -83,8 +83,9 @@ func TestStreamFilter(t *testing.T) {
 		{"U#2819c223-7f76-453a-919d-413861904646", true}, // user
 		{"G#e9e30dba", true},                             // group
 		{"M#2819c223", true},                             // membership
-		{"COUNT#U", true},                                // counter: a deletion's actor
-		{"COUNT#G", true},
+		{"DEL#U#2819c223", true},                         // deletion marker: a deletion's actor
+		{"DEL#M#2819c223", true},
+		{"COUNT#U", false}, // counter
 		{"UN#ada@example.com", false}, // userName guard
 		{"1767225600000000000000000000000000000010000000003697300100", false}, // event item: never re-read
 		{"TENANT", false},

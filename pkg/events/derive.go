@@ -63,18 +63,29 @@ type Result struct {
 	Err error
 }
 
+// Deletion is who deleted an item and when, as its deletion marker (see
+// table.DeletionPrefix) records.
+type Deletion struct {
+	Actor Actor
+	At    time.Time
+}
+
+// ItemKey is the primary key of a table item.
+type ItemKey struct{ PK, SK string }
+
+// String returns the key as "{pk}|{sk}", the form Derive's known is keyed by.
+func (k ItemKey) String() string { return k.PK + "|" + k.SK }
+
 // Derive turns a batch of stream records (in stream order) into events, one
-// Result per record. Records are read together so that a deletion can be
-// attributed to the actor stamped on the item its transaction updated.
-func Derive(records []lambdaevents.DynamoDBEventRecord, o Options) []Result {
-	deleters := map[string]image{}
-	for _, r := range records {
-		if r.EventName == "REMOVE" {
-			continue
-		}
-		im := image(r.Change.NewImage)
-		if k := im.str(table.ActorDeleted); k != "" {
-			deleters[k] = im
+// Result per record. A deletion is attributed to the actor of its deletion
+// marker: found among the records when the marker's record is in the batch,
+// else in known (keyed by ItemKey.String of the deleted item; see
+// Unattributed). A deletion found in neither has an empty actor.
+func Derive(records []lambdaevents.DynamoDBEventRecord, o Options, known map[string]Deletion) []Result {
+	deleters := markers(records)
+	for k, d := range known {
+		if _, ok := deleters[k]; !ok {
+			deleters[k] = d
 		}
 	}
 	out := make([]Result, len(records))
@@ -85,6 +96,48 @@ func Derive(records []lambdaevents.DynamoDBEventRecord, o Options) []Result {
 			continue
 		}
 		out[i].Events = evs
+	}
+	return out
+}
+
+// markers returns the deletions whose markers' records are in records.
+func markers(records []lambdaevents.DynamoDBEventRecord) map[string]Deletion {
+	out := map[string]Deletion{}
+	for _, r := range records {
+		if r.EventName == "REMOVE" {
+			continue
+		}
+		im := image(r.Change.NewImage)
+		if im.str(attrType) != table.DeletionType {
+			continue
+		}
+		if k := im.str(table.ActorDeleted); k != "" {
+			out[k] = Deletion{Actor: im.actor(), At: im.time(table.ActorAt)}
+		}
+	}
+	return out
+}
+
+// Unattributed returns the keys of the users, groups and memberships
+// deleted in records whose deletion markers' records are not among them:
+// the markers to read for Derive's known.
+func Unattributed(records []lambdaevents.DynamoDBEventRecord) []ItemKey {
+	have := markers(records)
+	var out []ItemKey
+	for _, r := range records {
+		if r.EventName != "REMOVE" || r.UserIdentity != nil && r.UserIdentity.Type == "Service" {
+			continue
+		}
+		im := image(r.Change.OldImage)
+		switch im.str(attrType) {
+		case "user", "group", "member":
+		default:
+			continue
+		}
+		k := ItemKey{PK: im.str(attrPK), SK: im.str(attrSK)}
+		if _, ok := have[k.String()]; !ok && k.PK != "" {
+			out = append(out, k)
+		}
 	}
 	return out
 }
@@ -179,7 +232,7 @@ func tenantOf(pk string) string {
 	return t
 }
 
-func deriveRecord(r lambdaevents.DynamoDBEventRecord, o Options, deleters map[string]image) ([]Event, error) {
+func deriveRecord(r lambdaevents.DynamoDBEventRecord, o Options, deleters map[string]Deletion) ([]Event, error) {
 	oldIm, newIm := image(r.Change.OldImage), image(r.Change.NewImage)
 	cur := newIm
 	if r.EventName == "REMOVE" {
@@ -214,6 +267,8 @@ func deriveRecord(r lambdaevents.DynamoDBEventRecord, o Options, deleters map[st
 		typ, data, changed, err = deriveGroup(r.EventName, oldIm, newIm, o)
 	case "member":
 		typ, data, changed, err = deriveMember(r.EventName, cur)
+	case sourceUserType, sourceGroupType:
+		typ, data, changed, err = deriveSource(r.EventName, oldIm, newIm)
 	default:
 		return nil, nil
 	}
@@ -225,8 +280,8 @@ func deriveRecord(r lambdaevents.DynamoDBEventRecord, o Options, deleters map[st
 		at    time.Time
 	)
 	if r.EventName == "REMOVE" {
-		if d := deleters[cur.str(attrPK)+"|"+cur.str(attrSK)]; d != nil {
-			actor, at = d.actor(), d.time(table.ActorAt)
+		if d, ok := deleters[cur.str(attrPK)+"|"+cur.str(attrSK)]; ok {
+			actor, at = d.Actor, d.At
 		}
 	} else {
 		actor, at = newIm.actor(), newIm.time(table.ActorAt)

@@ -136,7 +136,7 @@ func TestDeriveFromStoreWrites(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			recs := st.recs()
 			var got []events.Event
-			for i, r := range events.Derive(recs, events.Options{BaseURL: "https://id.example.com/scim/v2"}) {
+			for i, r := range events.Derive(recs, events.Options{BaseURL: "https://id.example.com/scim/v2"}, nil) {
 				if r.Err != nil {
 					t.Fatalf("record %d: %v", i, r.Err)
 				}
@@ -221,6 +221,9 @@ func TestDeriveActorAndEdges(t *testing.T) {
 			ApproximateCreationDateTime: lambdaevents.SecondsEpochTime{Time: time.Unix(1_790_000_000, 0)}}}
 	}
 	counter := events.Image{"pk": s("T#acme"), "sk": s("COUNT#U"), "n": lambdaevents.NewNumberAttribute("0")}
+	marker := events.Image{"pk": s("T#acme"), "sk": s("DEL#U#u1"), "type": s("deletion"), "actorDeleted": s("T#acme|U#u1"),
+		"actorVia": s("cli"), "actorRequest": s("cli-7"), "actorAt": s(at)}
+	cli7 := events.Actor{RequestID: "cli-7", Via: "cli"}
 	tests := []struct {
 		name      string
 		recs      []lambdaevents.DynamoDBEventRecord
@@ -228,32 +231,46 @@ func TestDeriveActorAndEdges(t *testing.T) {
 		wantActor events.Actor
 		wantTime  string
 		wantErr   bool
+		known     map[string]events.Deletion
+		unknown   int // deletions Unattributed reports
 	}{
-		{"insert with actor", []lambdaevents.DynamoDBEventRecord{rec("INSERT", nil, stamped(user, "actorToken", "tok1", "actorRequest", "r1", "actorVia", "scim", "actorAt", at), "101")},
-			[]string{events.UserCreated}, events.Actor{TokenID: "tok1", RequestID: "r1", Via: "scim"}, at, false},
-		{"delete attributed through the counter", []lambdaevents.DynamoDBEventRecord{
+		{name: "insert with actor", recs: []lambdaevents.DynamoDBEventRecord{rec("INSERT", nil, stamped(user, "actorToken", "tok1", "actorRequest", "r1", "actorVia", "scim", "actorAt", at), "101")},
+			wantTypes: []string{events.UserCreated}, wantActor: events.Actor{TokenID: "tok1", RequestID: "r1", Via: "scim"}, wantTime: at},
+		{name: "delete attributed through its marker in the batch", recs: []lambdaevents.DynamoDBEventRecord{
+			rec("REMOVE", stamped(user, "actorToken", "tok1", "actorVia", "scim"), nil, "102"),
+			rec("INSERT", nil, marker, "103")},
+			wantTypes: []string{events.UserDeleted}, wantActor: cli7, wantTime: at},
+		{name: "delete attributed through its marker read back", recs: []lambdaevents.DynamoDBEventRecord{
+			rec("REMOVE", stamped(user, "actorToken", "tok1", "actorVia", "scim"), nil, "102")},
+			known:     map[string]events.Deletion{"T#acme|U#u1": {Actor: cli7, At: time.Date(2026, 6, 1, 8, 0, 0, 123456789, time.UTC)}},
+			wantTypes: []string{events.UserDeleted}, wantActor: cli7, wantTime: at, unknown: 1},
+		{name: "an actorDeleted on another item is not a marker", recs: []lambdaevents.DynamoDBEventRecord{
 			rec("REMOVE", stamped(user, "actorToken", "tok1", "actorVia", "scim"), nil, "102"),
 			rec("MODIFY", counter, stamped(counter, "actorVia", "cli", "actorRequest", "cli-7", "actorAt", at, "actorDeleted", "T#acme|U#u1"), "103")},
-			[]string{events.UserDeleted}, events.Actor{RequestID: "cli-7", Via: "cli"}, at, false},
-		{"delete without a companion", []lambdaevents.DynamoDBEventRecord{rec("REMOVE", stamped(user, "actorToken", "tok1"), nil, "104")},
-			[]string{events.UserDeleted}, events.Actor{}, "2026-09-21T14:13:20Z", false},
+			wantTypes: []string{events.UserDeleted}, wantTime: "2026-09-21T14:13:20Z", unknown: 1},
+		{name: "delete without a marker", recs: []lambdaevents.DynamoDBEventRecord{rec("REMOVE", stamped(user, "actorToken", "tok1"), nil, "104")},
+			wantTypes: []string{events.UserDeleted}, wantTime: "2026-09-21T14:13:20Z", unknown: 1},
+		{name: "a marker is not an event", recs: []lambdaevents.DynamoDBEventRecord{rec("INSERT", nil, marker, "103")}},
 		{"ttl expiry is not an event", []lambdaevents.DynamoDBEventRecord{func() lambdaevents.DynamoDBEventRecord {
 			r := rec("REMOVE", user, nil, "105")
 			r.UserIdentity = &lambdaevents.DynamoDBUserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"}
 			return r
-		}()}, nil, events.Actor{}, "", false},
+		}()}, nil, events.Actor{}, "", false, nil, 0},
 		{"event items are not events", []lambdaevents.DynamoDBEventRecord{rec("INSERT", nil, events.Image{"pk": s("T#acme#EV"), "sk": s("0001"), "type": s("event")}, "106")},
-			nil, events.Actor{}, "", false},
+			nil, events.Actor{}, "", false, nil, 0},
 		{"keys-only stream", []lambdaevents.DynamoDBEventRecord{func() lambdaevents.DynamoDBEventRecord {
 			r := rec("REMOVE", nil, nil, "107")
 			r.Change.Keys = events.Image{"pk": s("T#acme"), "sk": s("U#u1")}
 			return r
-		}()}, nil, events.Actor{}, "", true},
-		{"corrupt document", []lambdaevents.DynamoDBEventRecord{rec("INSERT", nil, stamped(user, "doc", "{not json"), "108")}, nil, events.Actor{}, "", true},
+		}()}, nil, events.Actor{}, "", true, nil, 0},
+		{"corrupt document", []lambdaevents.DynamoDBEventRecord{rec("INSERT", nil, stamped(user, "doc", "{not json"), "108")}, nil, events.Actor{}, "", true, nil, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res := events.Derive(tc.recs, events.Options{})
+			if n := len(events.Unattributed(tc.recs)); n != tc.unknown {
+				t.Errorf("%d deletions unattributed, want %d", n, tc.unknown)
+			}
+			res := events.Derive(tc.recs, events.Options{}, tc.known)
 			var got []events.Event
 			var err error
 			for _, r := range res {
@@ -285,7 +302,7 @@ func TestDeriveActorAndEdges(t *testing.T) {
 				t.Errorf("data leaks the password hash: %s", got[0].Data)
 			}
 			// The same record always yields the same id.
-			again := events.Derive(tc.recs, events.Options{})
+			again := events.Derive(tc.recs, events.Options{}, tc.known)
 			for _, r := range again {
 				for _, e := range r.Events {
 					if e.ID != got[0].ID {

@@ -36,7 +36,7 @@ func FuzzDerive(f *testing.F) {
 			case "REMOVE":
 				r.Change.OldImage = im(oldDoc, false)
 			}
-			for _, res := range events.Derive([]lambdaevents.DynamoDBEventRecord{r}, events.Options{}) {
+			for _, res := range events.Derive([]lambdaevents.DynamoDBEventRecord{r}, events.Options{}, nil) {
 				for _, e := range res.Events {
 					b, err := json.Marshal(e)
 					if err != nil || !json.Valid(b) {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/guregu/dynamo/v2"
@@ -65,9 +67,48 @@ func (s *Store) stampUpdate(ctx context.Context, u *dynamo.Update) *dynamo.Updat
 		Set(table.ActorVia, st.ActorVia).Set(table.ActorAt, st.ActorAt)
 }
 
-// stampDelete makes an UpdateItem that belongs to the same transaction as
-// the deletion of the item (pk, sk) record ctx's actor as that deletion's
-// actor (table.ActorDeleted).
-func (s *Store) stampDelete(ctx context.Context, u *dynamo.Update, pk, sk string) *dynamo.Update {
-	return s.stampUpdate(ctx, u).Set(table.ActorDeleted, pk+"|"+sk)
+// deletionItem is a deletion marker (see table.DeletionPrefix).
+type deletionItem struct {
+	PK      string `dynamo:"pk,hash"`
+	SK      string `dynamo:"sk,range"`
+	Type    string `dynamo:"type"`
+	Deleted string `dynamo:"actorDeleted"`
+	TTL     int64  `dynamo:"ttl"`
+	ActorStamp
+}
+
+// markDeletion returns the Put of the marker that attributes the deletion of
+// the item (pk, sk) to ctx's actor; it belongs in the deleting transaction.
+func (s *Store) markDeletion(ctx context.Context, pk, sk string) *dynamo.Put {
+	return s.table.Put(deletionItem{PK: pk, SK: table.DeletionPrefix + sk, Type: table.DeletionType, Deleted: pk + "|" + sk,
+		TTL: s.now().Add(table.DeletionMarkerHours * time.Hour).Unix(), ActorStamp: s.actorStamp(ctx)})
+}
+
+// ItemKey is the primary key of an item.
+type ItemKey struct{ PK, SK string }
+
+// Deletions returns who deleted the items of keys, keyed "{pk}|{sk}", from
+// their deletion markers: consistent BatchGetItems of up to 100 keys. An
+// item without a marker (deleted before markers, or its marker expired) is
+// absent from the result.
+func (s *Store) Deletions(ctx context.Context, keys []ItemKey) (map[string]ActorStamp, error) {
+	out := make(map[string]ActorStamp, len(keys))
+	for start := 0; start < len(keys); start += 100 {
+		chunk := keys[start:min(start+100, len(keys))]
+		dk := make([]dynamo.Keyed, len(chunk))
+		for i, k := range chunk {
+			dk[i] = dynamo.Keys{k.PK, table.DeletionPrefix + k.SK}
+		}
+		var items []deletionItem
+		err := s.table.Batch(table.PartitionKey, table.SortKey).Get(dk...).Consistent(true).All(ctx, &items)
+		if err != nil && !errors.Is(err, dynamo.ErrNotFound) {
+			return nil, fmt.Errorf("read deletion markers: %w", err)
+		}
+		for _, it := range items {
+			if it.Type == table.DeletionType && it.Deleted != "" {
+				out[it.Deleted] = it.ActorStamp
+			}
+		}
+	}
+	return out, nil
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/scimless/scimless/pkg/events"
 	"github.com/scimless/scimless/pkg/events/streamtest"
@@ -53,7 +56,7 @@ func TestWritesRecordActor(t *testing.T) {
 	userKey := func(id string) key { return key{PK: "T#" + tenant, SK: "U#" + id} }
 	groupKey := func(id string) key { return key{PK: "T#" + tenant, SK: "G#" + id} }
 	memberKey := func(gid, uid string) key { return key{PK: "T#" + tenant + "#G#" + gid, SK: "M#" + uid} }
-	userCount, groupCount := key{PK: "T#" + tenant, SK: "COUNT#U"}, key{PK: "T#" + tenant, SK: "COUNT#G"}
+	marker := func(k key) key { return key{PK: k.PK, SK: table.DeletionPrefix + k.SK} }
 	cat := func(ks ...[]key) []key { return slices.Concat(ks...) }
 
 	tests := []struct {
@@ -62,7 +65,7 @@ func TestWritesRecordActor(t *testing.T) {
 		write   func(ctx context.Context) error
 		keys    []key       // items the write touches (recorded as stream records)
 		stamped []key       // items that carry the actor afterwards
-		deleted map[key]key // deleted item → the item that records its deletion's actor
+		deleted []key       // items deleted: each one's marker carries the actor
 		events  []string    // the events derived, each with the actor
 	}{
 		{name: "create user", actor: scimActor(1),
@@ -113,17 +116,17 @@ func TestWritesRecordActor(t *testing.T) {
 		{name: "remove member", actor: scimActor(7),
 			write:   func(ctx context.Context) error { return st.RemoveMembers(ctx, tenant, "g1", 0, []string{"u2"}) },
 			keys:    streamtest.MemberKeys(tenant, "g1", "u2"),
-			stamped: []key{userKey("u2")}, deleted: map[key]key{memberKey("g1", "u2"): userKey("u2")},
+			stamped: []key{userKey("u2"), marker(memberKey("g1", "u2"))}, deleted: []key{memberKey("g1", "u2")},
 			events: []string{events.GroupMemberRemove}},
 		{name: "remove a user from its groups (before deleting it)", actor: scimActor(8),
 			write:   func(ctx context.Context) error { return st.RemoveUserFromGroups(ctx, tenant, "u1", []string{"g1"}) },
 			keys:    streamtest.MemberKeys(tenant, "g1", "u1"),
-			stamped: []key{userKey("u1")}, deleted: map[key]key{memberKey("g1", "u1"): userKey("u1")},
+			stamped: []key{userKey("u1"), marker(memberKey("g1", "u1"))}, deleted: []key{memberKey("g1", "u1")},
 			events: []string{events.GroupMemberRemove}},
 		{name: "delete user", actor: scimActor(9),
 			write:   func(ctx context.Context) error { return st.DeleteUser(ctx, tenant, getUser(ctx, "u1")) },
 			keys:    streamtest.UserKeys(tenant, "u1", "ada.l@x"),
-			stamped: []key{userCount}, deleted: map[key]key{userKey("u1"): userCount},
+			stamped: []key{marker(userKey("u1"))}, deleted: []key{userKey("u1")},
 			events: []string{events.UserDeleted}},
 		{name: "re-add a member", actor: scimActor(10),
 			write: func(ctx context.Context) error {
@@ -135,8 +138,8 @@ func TestWritesRecordActor(t *testing.T) {
 		{name: "delete group with a member", actor: scimActor(11),
 			write:   func(ctx context.Context) error { return st.DeleteGroup(ctx, tenant, getGroup(ctx, "g1")) },
 			keys:    cat(streamtest.GroupKeys(tenant, "g1", "Engineering"), streamtest.MemberKeys(tenant, "g1", "u2")),
-			stamped: []key{groupCount, userKey("u2")},
-			deleted: map[key]key{groupKey("g1"): groupCount, memberKey("g1", "u2"): userKey("u2")},
+			stamped: []key{marker(groupKey("g1")), userKey("u2"), marker(memberKey("g1", "u2"))},
+			deleted: []key{groupKey("g1"), memberKey("g1", "u2")},
 			events:  []string{events.GroupDeleted, events.GroupMemberRemove}},
 	}
 	for _, tc := range tests {
@@ -158,31 +161,54 @@ func TestWritesRecordActor(t *testing.T) {
 				}
 			}
 		}
-		for gone, by := range tc.deleted {
+		var goneKeys []store.ItemKey
+		for _, gone := range tc.deleted {
 			if rec.Raw(gone) != nil {
 				t.Fatalf("%s: %v not deleted", tc.name, gone)
 			}
-			if v := rec.Raw(by)[table.ActorDeleted]; v.String() != gone.PK+"|"+gone.SK {
-				t.Errorf("%s: %v records the deletion of %v, want %v", tc.name, by, v, gone)
+			if v := rec.Raw(marker(gone))[table.ActorDeleted]; v.String() != gone.PK+"|"+gone.SK {
+				t.Errorf("%s: marker of %v records the deletion of %v", tc.name, gone, v)
 			}
+			goneKeys = append(goneKeys, store.ItemKey{PK: gone.PK, SK: gone.SK})
 		}
-		var got []string
-		for _, r := range events.Derive(recs, events.Options{}) {
-			if r.Err != nil {
-				t.Fatalf("%s: derive: %v", tc.name, r.Err)
-			}
-			for _, e := range r.Events {
-				got = append(got, e.Type)
-				want := events.Actor{TokenID: tc.actor.TokenID, RequestID: tc.actor.RequestID, Via: tc.actor.Via}
-				if e.Actor != want || !e.Time.Equal(at) {
-					t.Errorf("%s: %s event has actor %+v at %v, want %+v at %v", tc.name, e.Type, e.Actor, e.Time, want, at)
+		// The markers' records in the batch attribute the deletions; so do
+		// the markers read back when their records are in another batch.
+		stamps, err := st.Deletions(ctx, goneKeys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		known := map[string]events.Deletion{}
+		for k, a := range stamps {
+			known[k] = events.Deletion{Actor: events.Actor{TokenID: a.ActorToken, RequestID: a.ActorRequest, Via: a.ActorVia}, At: at}
+		}
+		withoutMarkers := slices.DeleteFunc(slices.Clone(recs), func(r lambdaevents.DynamoDBEventRecord) bool {
+			return strings.HasPrefix(r.Change.NewImage["sk"].String(), table.DeletionPrefix)
+		})
+		if n := len(events.Unattributed(withoutMarkers)); n != len(tc.deleted) {
+			t.Errorf("%s: %d deletions unattributed without their markers, want %d", tc.name, n, len(tc.deleted))
+		}
+		for _, batch := range []struct {
+			recs  []lambdaevents.DynamoDBEventRecord
+			known map[string]events.Deletion
+		}{{recs, nil}, {withoutMarkers, known}} {
+			var got []string
+			for _, r := range events.Derive(batch.recs, events.Options{}, batch.known) {
+				if r.Err != nil {
+					t.Fatalf("%s: derive: %v", tc.name, r.Err)
+				}
+				for _, e := range r.Events {
+					got = append(got, e.Type)
+					want := events.Actor{TokenID: tc.actor.TokenID, RequestID: tc.actor.RequestID, Via: tc.actor.Via}
+					if e.Actor != want || !e.Time.Equal(at) {
+						t.Errorf("%s: %s event has actor %+v at %v, want %+v at %v", tc.name, e.Type, e.Actor, e.Time, want, at)
+					}
 				}
 			}
-		}
-		slices.Sort(got)
-		want := slices.Sorted(slices.Values(tc.events))
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: events %v, want %v", tc.name, got, want)
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(tc.events))
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: events %v, want %v", tc.name, got, want)
+			}
 		}
 	}
 }

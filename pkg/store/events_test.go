@@ -253,10 +253,22 @@ func TestActorStamp(t *testing.T) {
 	if _, has := it[table.ActorToken]; has || str(it, table.ActorVia) != "cli" || str(it, table.ActorRequest) != "cli1" {
 		t.Fatalf("update stamp: %v", it)
 	}
-	if err := store.StampDelete(s, ctx, tbl.Update("pk", "T#acme").Range("sk", "COUNT#U").Add("n", -1), "T#acme", "U#u1").Run(ctx); err != nil {
+	if err := store.MarkDeletion(s, ctx, "T#acme", "U#u1").Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if it := raw("COUNT#U"); str(it, table.ActorDeleted) != "T#acme|U#u1" || str(it, table.ActorToken) != "tok9" {
-		t.Fatalf("delete stamp: %v", it)
+	it = raw(table.DeletionPrefix + "U#u1")
+	if str(it, table.ActorDeleted) != "T#acme|U#u1" || str(it, table.ActorToken) != "tok9" || str(it, "type") != table.DeletionType {
+		t.Fatalf("deletion marker: %v", it)
+	}
+	ttl, ok := it[table.TTLAttribute].(*types.AttributeValueMemberN)
+	if want := fmt.Sprint(at.Add(table.DeletionMarkerHours * time.Hour).Unix()); !ok || ttl.Value != want {
+		t.Fatalf("deletion marker ttl = %v, want %s", it[table.TTLAttribute], want)
+	}
+	got, err := s.Deletions(ctx, []store.ItemKey{{PK: "T#acme", SK: "U#u1"}, {PK: "T#acme", SK: "U#none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got["T#acme|U#u1"].ActorToken != "tok9" || got["T#acme|U#u1"].ActorAt != at.Format(time.RFC3339Nano) {
+		t.Fatalf("Deletions = %+v, want the marker of T#acme|U#u1 only", got)
 	}
 }

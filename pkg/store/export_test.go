@@ -3,6 +3,6 @@ package store
 // Unexported write helpers, for the package's external tests.
 var (
 	StampUpdate = (*Store).stampUpdate
-	StampDelete = (*Store).stampDelete
+	MarkDeletion = (*Store).markDeletion
 	StampOf     = (*Store).actorStamp
 )

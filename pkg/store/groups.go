@@ -273,7 +273,8 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant string, g *Group, prev *
 // 1 MB of membership items (about 6,000 members).
 func (s *Store) Members(ctx context.Context, tenant, gid string) ([]Member, error) {
 	var items []memberItem
-	if err := s.table.Get(table.PartitionKey, memberPK(tenant, gid)).Consistent(true).All(ctx, &items); err != nil {
+	q := s.table.Get(table.PartitionKey, memberPK(tenant, gid)).Range(table.SortKey, dynamo.BeginsWith, memberPrefix)
+	if err := q.Consistent(true).All(ctx, &items); err != nil {
 		return nil, fmt.Errorf("members of %s: %w", gid, err)
 	}
 	out := make([]Member, len(items))
@@ -315,6 +316,11 @@ func (s *Store) GroupsOf(ctx context.Context, tenant, uid string) ([]string, err
 // transaction also checks the group item.
 const membersPerTx = (table.MaxTransactItems - 1) / 2
 
+// removalsPerTx is how many membership removals go in one transaction: each
+// is three actions (the membership item, the user's group-id set and the
+// removal's deletion marker), and a transaction may check the group item.
+const removalsPerTx = (table.MaxTransactItems - 1) / 3
+
 // AddMembers makes the users members of group gid. Each membership is written
 // together with the user's group-id set in one transaction per 49 members,
 // each also checking that the group exists (and, with ifVersion > 0, that it
@@ -337,7 +343,7 @@ func (s *Store) AddMembers(ctx context.Context, tenant, gid string, ifVersion in
 }
 
 // RemoveMembers removes the users from group gid, each membership item with
-// the user's group-id set, 49 per transaction. Removing a non-member is a
+// the user's group-id set and a deletion marker, 33 per transaction. Removing a non-member is a
 // no-op. With ifVersion > 0 each transaction checks that the group is still
 // at that version (ErrVersion otherwise); with 0 the group need not exist, so
 // the memberships of a deleted group can be removed.
@@ -346,8 +352,8 @@ func (s *Store) RemoveMembers(ctx context.Context, tenant, gid string, ifVersion
 	for i, u := range uids {
 		members[i] = Member{UserID: u}
 	}
-	for start := 0; start < len(members); start += membersPerTx {
-		if _, err := s.memberTx(ctx, tenant, gid, ifVersion, members[start:min(start+membersPerTx, len(members))], false); err != nil {
+	for start := 0; start < len(members); start += removalsPerTx {
+		if _, err := s.memberTx(ctx, tenant, gid, ifVersion, members[start:min(start+removalsPerTx, len(members))], false); err != nil {
 			return err
 		}
 	}
@@ -359,6 +365,10 @@ func (s *Store) RemoveMembers(ctx context.Context, tenant, gid string, ifVersion
 func (s *Store) memberTx(ctx context.Context, tenant, gid string, ifVersion int64, chunk []Member, add bool) ([]string, error) {
 	upk := tenantPK(tenant)
 	checked := add || ifVersion > 0
+	per := 2 // actions per member: the membership and the user's group set
+	if !add {
+		per = 3 // and the removal's deletion marker
+	}
 	for len(chunk) > 0 {
 		tx := s.db.WriteTx()
 		if checked {
@@ -376,14 +386,14 @@ func (s *Store) memberTx(ctx context.Context, tenant, gid string, ifVersion int6
 					GSI2PK: memberOfPK(tenant, m.UserID), GSI2SK: groupSK(gid), UserID: m.UserID, GroupID: gid, Display: m.Display,
 					ActorStamp: s.actorStamp(ctx)}))
 				tx.Update(s.stampUpdate(ctx, s.table.Update(table.PartitionKey, upk).Range(table.SortKey, userSK(m.UserID))).
-					Remove(table.ActorDeleted).
 					AddStringsToSet("groups", gid).Add("ver", 1).If("attribute_exists($)", table.PartitionKey))
 			} else {
-				// The user's update records the actor of the membership's
-				// removal (a deleted item carries no actor of its own).
+				// The marker records the actor of the membership's removal (a
+				// deleted item carries no actor of its own).
 				tx.Delete(s.table.Delete(table.PartitionKey, memberPK(tenant, gid)).Range(table.SortKey, memberPrefix+m.UserID))
-				tx.Update(s.stampDelete(ctx, s.table.Update(table.PartitionKey, upk).Range(table.SortKey, userSK(m.UserID)), memberPK(tenant, gid), memberPrefix+m.UserID).
+				tx.Update(s.stampUpdate(ctx, s.table.Update(table.PartitionKey, upk).Range(table.SortKey, userSK(m.UserID))).
 					DeleteStringsFromSet("groups", gid).Add("ver", 1).If("attribute_exists($)", table.PartitionKey))
+				tx.Put(s.markDeletion(ctx, memberPK(tenant, gid), memberPrefix+m.UserID))
 			}
 		}
 		err := tx.Run(ctx)
@@ -407,12 +417,12 @@ func (s *Store) memberTx(ctx context.Context, tenant, gid string, ifVersion int6
 		if isTxConflict(err) {
 			return nil, fmt.Errorf("change members of %s: %w: %w", gid, ErrBusy, err)
 		}
-		if len(reasons) != 2*len(chunk) {
+		if len(reasons) != per*len(chunk) {
 			return nil, fmt.Errorf("change members of %s: %w", gid, err)
 		}
 		var keep []Member
 		for i, m := range chunk {
-			if reasons[2*i+1] != "ConditionalCheckFailed" {
+			if reasons[per*i+1] != "ConditionalCheckFailed" {
 				keep = append(keep, m)
 			}
 		}
@@ -455,8 +465,8 @@ func (s *Store) TouchGroup(ctx context.Context, tenant, id string, modified time
 
 // DeleteGroup deletes a group read at version prev with its displayName guard
 // and share of the count in one transaction, then its memberships (each with
-// the member's group-id set). The count's update records ctx's actor as the
-// group deletion's, each member's update as its membership removal's.
+// the member's group-id set). Deletion markers record ctx's actor as the
+// group deletion's and as each membership removal's.
 // Readers never see the group's memberships once the transaction is done: a
 // user's group ids are resolved against existing groups, so ids of a group
 // being cleaned up are not returned.
@@ -465,7 +475,8 @@ func (s *Store) DeleteGroup(ctx context.Context, tenant string, prev *Group) err
 	err := s.db.WriteTx().
 		Delete(s.table.Delete(table.PartitionKey, pk).Range(table.SortKey, groupSK(prev.ID)).If("$ = ?", "ver", prev.Version)).
 		Delete(s.table.Delete(table.PartitionKey, pk).Range(table.SortKey, groupNameSK(prev.DisplayName))).
-		Update(s.stampDelete(ctx, s.table.Update(table.PartitionKey, pk).Range(table.SortKey, groupCountSK).Add(countAttr, -1), pk, groupSK(prev.ID))).
+		Update(s.table.Update(table.PartitionKey, pk).Range(table.SortKey, groupCountSK).Add(countAttr, -1)).
+		Put(s.markDeletion(ctx, pk, groupSK(prev.ID))).
 		Run(ctx)
 	if err != nil {
 		if isTxConflict(err) {
@@ -496,23 +507,27 @@ func (s *Store) CleanupGroup(ctx context.Context, tenant, gid string) error {
 // RemoveUserFromGroups deletes the memberships of user uid in the given
 // groups. Used before deleting a user, so no group ever lists a deleted
 // user. Each membership goes in one transaction with an update of the user
-// item that records ctx's actor as the removal's (its version is left alone,
-// so a delete of the user read before still applies); once the user is gone,
-// a membership left over is deleted on its own.
+// item (its version is left alone, so a delete of the user read before still
+// applies) and the marker that records ctx's actor as the removal's; once the
+// user is gone, a membership left over is deleted with its marker alone.
 func (s *Store) RemoveUserFromGroups(ctx context.Context, tenant, uid string, gids []string) error {
 	pk := tenantPK(tenant)
 	for _, gid := range gids {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("remove user %s from groups: %w", uid, err)
 		}
-		del := s.table.Delete(table.PartitionKey, memberPK(tenant, gid)).Range(table.SortKey, memberPrefix+uid)
+		mpk, msk := memberPK(tenant, gid), memberPrefix+uid
 		err := s.db.WriteTx().
-			Delete(del).
-			Update(s.stampDelete(ctx, s.table.Update(table.PartitionKey, pk).Range(table.SortKey, userSK(uid)), memberPK(tenant, gid), memberPrefix+uid).
+			Delete(s.table.Delete(table.PartitionKey, mpk).Range(table.SortKey, msk)).
+			Update(s.stampUpdate(ctx, s.table.Update(table.PartitionKey, pk).Range(table.SortKey, userSK(uid))).
 				DeleteStringsFromSet("groups", gid).If("attribute_exists($)", table.PartitionKey)).
+			Put(s.markDeletion(ctx, mpk, msk)).
 			Run(ctx)
 		if isCondFailed(err) {
-			err = s.table.Delete(table.PartitionKey, memberPK(tenant, gid)).Range(table.SortKey, memberPrefix+uid).Run(ctx)
+			err = s.db.WriteTx().
+				Delete(s.table.Delete(table.PartitionKey, mpk).Range(table.SortKey, msk)).
+				Put(s.markDeletion(ctx, mpk, msk)).
+				Run(ctx)
 		}
 		if err != nil {
 			if isTxConflict(err) {

@@ -246,15 +246,16 @@ func (s *Store) UpdateUser(ctx context.Context, tenant string, u *User, prev *Us
 }
 
 // DeleteUser deletes a user read at version prev, its userName guard and its
-// share of the user count in one transaction. ErrVersion means it changed or
-// vanished since it was read. The count's update records ctx's actor as the
-// deletion's.
+// share of the user count in one transaction, with the marker that records
+// ctx's actor as the deletion's. ErrVersion means it changed or vanished
+// since it was read.
 func (s *Store) DeleteUser(ctx context.Context, tenant string, prev *User) error {
 	pk := tenantPK(tenant)
 	tx := s.db.WriteTx().
 		Delete(s.table.Delete(table.PartitionKey, pk).Range(table.SortKey, userSK(prev.ID)).If("$ = ?", "ver", prev.Version)).
 		Delete(s.table.Delete(table.PartitionKey, pk).Range(table.SortKey, userNameSK(prev.UserName))).
-		Update(s.stampDelete(ctx, s.table.Update(table.PartitionKey, pk).Range(table.SortKey, userCountSK).Add(countAttr, -1), pk, userSK(prev.ID)))
+		Update(s.table.Update(table.PartitionKey, pk).Range(table.SortKey, userCountSK).Add(countAttr, -1)).
+		Put(s.markDeletion(ctx, pk, userSK(prev.ID)))
 	if err := tx.Run(ctx); err != nil {
 		if isTxConflict(err) {
 			return fmt.Errorf("delete user %s: %w: %w", prev.ID, ErrBusy, err)

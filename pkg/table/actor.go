@@ -12,9 +12,21 @@ const (
 	ActorVia = "actorVia"
 	// ActorAt is the time of the write, RFC 3339 with nanoseconds, UTC.
 	ActorAt = "actorAt"
-	// ActorDeleted is written on the item that a deleting transaction updates
-	// (the tenant's counter for a user or group, the user for a membership):
-	// "{pk}|{sk}" of the item deleted. A deleted item records nothing, so
-	// this is how a deletion is attributed.
+	// ActorDeleted is written on a deletion marker: "{pk}|{sk}" of the item
+	// deleted. A deleted item records nothing, so this is how a deletion is
+	// attributed.
 	ActorDeleted = "actorDeleted"
+)
+
+// Deletion markers. The transaction that deletes a user, group or membership
+// also puts a marker in the deleted item's partition, at sort key
+// DeletionPrefix + the deleted item's sort key, holding the deletion's actor
+// attributes and ActorDeleted. Its stream record is usually in the same batch
+// as the deletion's; when it is not (a batch boundary, another shard), the
+// events consumer reads the marker by its key. Markers expire through the
+// TTL attribute after DeletionMarkerHours, longer than a stream keeps records.
+const (
+	DeletionPrefix      = "DEL#"
+	DeletionType        = "deletion"
+	DeletionMarkerHours = 48
 )

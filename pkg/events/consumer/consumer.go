@@ -117,7 +117,12 @@ func (c *Consumer) HandleStats(ctx context.Context, ev lambdaevents.DynamoDBEven
 	if len(recs) == 0 {
 		return resp, st, nil
 	}
-	results := events.Derive(recs, c.opts)
+	known, err := c.deletions(ctx, recs)
+	if err != nil {
+		c.log.ErrorContext(ctx, "events batch failed; it will be retried", "records", len(recs), "err", err.Error())
+		return failFrom(recs, 0), st, nil
+	}
+	results := events.Derive(recs, c.opts, known)
 	good := len(recs)
 	var evs []events.Event
 	for i, r := range results {
@@ -138,6 +143,30 @@ func (c *Consumer) HandleStats(ctx context.Context, ev lambdaevents.DynamoDBEven
 		return failFrom(recs, good), st, nil
 	}
 	return resp, st, nil
+}
+
+// deletions reads the deletion markers of the items deleted in recs whose
+// markers' records are not in recs (a batch boundary or another shard
+// separated them): one consistent batch read per 100.
+func (c *Consumer) deletions(ctx context.Context, recs []lambdaevents.DynamoDBEventRecord) (map[string]events.Deletion, error) {
+	keys := events.Unattributed(recs)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	sk := make([]store.ItemKey, len(keys))
+	for i, k := range keys {
+		sk[i] = store.ItemKey{PK: k.PK, SK: k.SK}
+	}
+	stamps, err := c.store.Deletions(ctx, sk)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]events.Deletion, len(stamps))
+	for k, a := range stamps {
+		at, _ := time.Parse(time.RFC3339Nano, a.ActorAt)
+		out[k] = events.Deletion{Actor: events.Actor{TokenID: a.ActorToken, RequestID: a.ActorRequest, Via: a.ActorVia}, At: at.UTC()}
+	}
+	return out, nil
 }
 
 func failFrom(recs []lambdaevents.DynamoDBEventRecord, i int) lambdaevents.DynamoDBEventResponse {

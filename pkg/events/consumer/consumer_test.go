@@ -230,3 +230,64 @@ func TestConsumerCanceledMidBatch(t *testing.T) {
 		t.Fatalf("stored %d events, want %d", len(got), len(scenarioTypes))
 	}
 }
+
+// TestConsumerAttributesDeletionsAcrossBatches: when a deletion's marker
+// record reaches the consumer in another batch (a batch boundary, or another
+// shard on AWS), the consumer reads the marker back and the event still
+// carries the deleting actor.
+func TestConsumerAttributesDeletionsAcrossBatches(t *testing.T) {
+	env := storetest.New(t)
+	s := env.Store
+	rec := streamtest.New(t, env.Client, s.TableName())
+	const tenant = "acme"
+	setup := context.Background()
+	now := time.Now().UTC()
+	u := &store.User{ID: "u1", UserName: "ada@example.com", Active: true, Doc: []byte(`{"userName":"ada@example.com","active":true}`), Created: now, Modified: now}
+	g := &store.Group{ID: "g1", DisplayName: "Eng", Doc: []byte(`{"displayName":"Eng"}`), Created: now, Modified: now}
+	if err := s.CreateUser(setup, tenant, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateGroup(setup, tenant, g); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddMembers(setup, tenant, "g1", 0, []store.Member{{UserID: "u1"}}); err != nil {
+		t.Fatal(err)
+	}
+	actor := store.Actor{TokenID: "tok-del", RequestID: "req-del", Via: store.ViaSCIM}
+	ctx := store.WithActor(context.Background(), actor)
+	recs := rec.Write(func() error { return s.RemoveUserFromGroups(ctx, tenant, "u1", []string{"g1"}) }, streamtest.MemberKeys(tenant, "g1", "u1")...)
+	recs = append(recs, rec.Write(func() error {
+		prev, err := s.GetUser(ctx, tenant, "u1")
+		if err != nil {
+			return err
+		}
+		return s.DeleteUser(ctx, tenant, prev)
+	}, streamtest.UserKeys(tenant, "u1", u.UserName)...)...)
+	var removes, markers []lambdaevents.DynamoDBEventRecord
+	for _, r := range recs {
+		if r.Change.NewImage["type"].DataType() == lambdaevents.DataTypeString && r.Change.NewImage["type"].String() == "deletion" {
+			markers = append(markers, r)
+		} else {
+			removes = append(removes, r)
+		}
+	}
+	if len(markers) != 2 {
+		t.Fatalf("%d marker records, want 2", len(markers))
+	}
+	c := consumer.New(s)
+	for _, batch := range [][]lambdaevents.DynamoDBEventRecord{removes, markers} {
+		resp, _, err := c.HandleStats(context.Background(), lambdaevents.DynamoDBEvent{Records: batch})
+		if err != nil || len(resp.BatchItemFailures) > 0 {
+			t.Fatalf("handle: %v %+v", err, resp)
+		}
+	}
+	got := listAll(t, s, tenant)
+	if want := []string{events.GroupMemberRemove, events.UserDeleted}; !slices.Equal(typesOf(got), want) {
+		t.Fatalf("events %v, want %v", typesOf(got), want)
+	}
+	for _, e := range got {
+		if want := (events.Actor{TokenID: actor.TokenID, RequestID: actor.RequestID, Via: actor.Via}); e.Actor != want {
+			t.Errorf("%s: actor %+v, want %+v", e.Type, e.Actor, want)
+		}
+	}
+}

@@ -115,7 +115,7 @@ func BenchmarkEventsPerOperation(b *testing.B) {
 			recs := rec.Diff(before, rec.Snapshot())
 			counts := map[string]int{}
 			total := 0
-			for _, r := range events.Derive(recs, events.Options{}) {
+			for _, r := range events.Derive(recs, events.Options{}, nil) {
 				if r.Err != nil {
 					b.Fatal(r.Err)
 				}

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/scimless/scimless/pkg/events"
+	"github.com/scimless/scimless/pkg/table"
 )
 
 // Key is an item's primary key.
@@ -108,22 +109,25 @@ func (r *Recorder) Record(before, after events.Image) (lambdaevents.DynamoDBEven
 }
 
 // UserKeys are the items a user write touches: the user, its userName
-// guard and the tenant's user counter.
+// guard, the tenant's user counter and the user's deletion marker.
 func UserKeys(tenant, id, userName string) []Key {
-	return []Key{{"T#" + tenant, "U#" + id}, {"T#" + tenant, "UN#" + strings.ToLower(userName)}, {"T#" + tenant, "COUNT#U"}}
+	pk := "T#" + tenant
+	return []Key{{pk, "U#" + id}, {pk, "UN#" + strings.ToLower(userName)}, {pk, "COUNT#U"}, {pk, table.DeletionPrefix + "U#" + id}}
 }
 
 // GroupKeys are the items a group write touches.
 func GroupKeys(tenant, id, displayName string) []Key {
-	return []Key{{"T#" + tenant, "G#" + id}, {"T#" + tenant, "GN#" + strings.ToLower(displayName)}, {"T#" + tenant, "COUNT#G"}}
+	pk := "T#" + tenant
+	return []Key{{pk, "G#" + id}, {pk, "GN#" + strings.ToLower(displayName)}, {pk, "COUNT#G"}, {pk, table.DeletionPrefix + "G#" + id}}
 }
 
-// MemberKeys are the items a membership change touches: each membership
-// and its user.
+// MemberKeys are the items a membership change touches: each membership,
+// its user and its deletion marker.
 func MemberKeys(tenant, gid string, uids ...string) []Key {
-	ks := make([]Key, 0, 2*len(uids))
+	ks := make([]Key, 0, 3*len(uids))
 	for _, u := range uids {
-		ks = append(ks, Key{"T#" + tenant + "#G#" + gid, "M#" + u}, Key{"T#" + tenant, "U#" + u})
+		mpk := "T#" + tenant + "#G#" + gid
+		ks = append(ks, Key{mpk, "M#" + u}, Key{"T#" + tenant, "U#" + u}, Key{mpk, table.DeletionPrefix + "M#" + u})
 	}
 	return ks
 }
