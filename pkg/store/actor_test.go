@@ -63,10 +63,10 @@ func TestWritesRecordActor(t *testing.T) {
 		name    string
 		actor   store.Actor
 		write   func(ctx context.Context) error
-		keys    []key       // items the write touches (recorded as stream records)
-		stamped []key       // items that carry the actor afterwards
-		deleted []key       // items deleted: each one's marker carries the actor
-		events  []string    // the events derived, each with the actor
+		keys    []key    // items the write touches (recorded as stream records)
+		stamped []key    // items that carry the actor afterwards
+		deleted []key    // items deleted: each one's marker carries the actor
+		events  []string // the events derived, each with the actor
 	}{
 		{name: "create user", actor: scimActor(1),
 			write:   func(ctx context.Context) error { return st.CreateUser(ctx, tenant, user("u1", "ada@x", true)) },

@@ -2,7 +2,7 @@ package store
 
 // Unexported write helpers, for the package's external tests.
 var (
-	StampUpdate = (*Store).stampUpdate
+	StampUpdate  = (*Store).stampUpdate
 	MarkDeletion = (*Store).markDeletion
-	StampOf     = (*Store).actorStamp
+	StampOf      = (*Store).actorStamp
 )
