@@ -43,9 +43,10 @@ const (
 )
 
 // StreamKeyPrefixes are the sort-key prefixes of the items whose stream
-// records the events function reads: users, groups and memberships (the
-// events), and deletion markers (a deletion's actor).
-var StreamKeyPrefixes = []string{"U#", "G#", "M#", table.DeletionPrefix}
+// records the events function reads: users, groups and memberships, the
+// users and groups an XaaS source pushes (the events), and deletion markers
+// (a deletion's actor).
+var StreamKeyPrefixes = []string{"U#", "G#", "M#", "SRC#", table.DeletionPrefix}
 
 // StreamFilterPattern is the event source mapping's filter: records of any
 // other item — above all the event items the function itself writes, but

@@ -85,6 +85,9 @@ func TestStreamFilter(t *testing.T) {
 		{"M#2819c223", true},                             // membership
 		{"DEL#U#2819c223", true},                         // deletion marker: a deletion's actor
 		{"DEL#M#2819c223", true},
+		{"SRC#U#emp-1001", true}, // XaaS source user
+		{"SRC#G#eng", true},
+		{"XRUN#0001", false},
 		{"COUNT#U", false},            // counter
 		{"UN#ada@example.com", false}, // userName guard
 		{"1767225600000000000000000000000000000010000000003697300100", false}, // event item: never re-read

@@ -309,7 +309,7 @@ func deriveRecord(r lambdaevents.DynamoDBEventRecord, o Options, deleters map[st
 
 func looksLikeResource(keys Image) bool {
 	sk := image(keys).str(attrSK)
-	return strings.HasPrefix(sk, "U#") || strings.HasPrefix(sk, "G#") || strings.HasPrefix(sk, "M#")
+	return strings.HasPrefix(sk, "U#") || strings.HasPrefix(sk, "G#") || strings.HasPrefix(sk, "M#") || strings.HasPrefix(sk, "SRC#")
 }
 
 func deriveUser(name string, oldIm, newIm image, o Options) (string, json.RawMessage, []string, error) {

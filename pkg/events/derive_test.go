@@ -340,3 +340,114 @@ func TestIDOrder(t *testing.T) {
 		t.Fatalf("ParseTypes accepted an unknown type: %v", err)
 	}
 }
+
+// TestDeriveSourceRecords: the users and groups an XaaS source pushes are
+// directory resources too. Their writes through the real store yield user.*
+// and group.* events with the XaaS actor; writes that only record sync
+// state yield none.
+func TestDeriveSourceRecords(t *testing.T) {
+	env := storetest.New(t)
+	s := env.Store
+	rec := streamtest.New(t, env.Client, s.TableName())
+	actor := store.Actor{TokenID: "tok-x", RequestID: "req-x", Via: store.ViaXaaS}
+	ctx := store.WithActor(context.Background(), actor)
+	const tenant = "acme"
+	userKey := streamtest.Key{PK: "T#" + tenant, SK: "SRC#U#e1"}
+	groupKey := streamtest.Key{PK: "T#" + tenant, SK: "SRC#G#eng"}
+	t0 := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
+	var ver int64
+	putUser := func(hash string, active, deleted bool, attrs map[string]string) func() error {
+		return func() error {
+			u := &store.SourceUser{ExternalID: "e1", Attrs: attrs, Active: active, Deleted: deleted, Hash: hash, Created: t0, Changed: t0.Add(time.Duration(ver) * time.Minute)}
+			err := s.PutSourceUser(ctx, tenant, u, ver)
+			ver = u.Version
+			return err
+		}
+	}
+	var gver int64
+	putGroup := func(hash string, deleted bool, name string, members ...string) func() error {
+		return func() error {
+			g := &store.SourceGroup{ExternalID: "eng", DisplayName: name, Members: members, Deleted: deleted, Hash: hash, Created: t0, Changed: t0.Add(time.Duration(gver) * time.Minute)}
+			err := s.PutSourceGroup(ctx, tenant, g, gver)
+			gver = g.Version
+			return err
+		}
+	}
+	ada := map[string]string{"firstName": "Ada", "email": "ada@example.com"}
+	adaL := map[string]string{"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com"}
+	tests := []struct {
+		name  string
+		write func() error
+		key   streamtest.Key
+		want  *want
+	}{
+		{"create user", putUser("h1", true, false, ada), userKey,
+			&want{events.UserCreated, []string{"active", "email", "externalId", "firstName"}, map[string]any{"externalId": "e1", "firstName": "Ada", "active": true}}},
+		{"update user", putUser("h2", true, false, adaL), userKey, &want{events.UserUpdated, []string{"lastName"}, map[string]any{"lastName": "Lovelace"}}},
+		{"sync state only", func() error {
+			ok, err := s.MarkSourceUserSynced(ctx, tenant, "e1", ver, t0, time.Time{})
+			if err == nil && !ok {
+				err = fmt.Errorf("not marked synced")
+			}
+			return err
+		}, userKey, nil},
+		{"deactivate user", putUser("h3", false, false, adaL), userKey, &want{events.UserDeactivated, []string{"active"}, map[string]any{"active": false}}},
+		{"reactivate user", putUser("h4", true, false, adaL), userKey, &want{events.UserReactivated, []string{"active"}, map[string]any{"active": true}}},
+		{"delete user (tombstone)", putUser("h5", true, true, adaL), userKey, &want{events.UserDeleted, nil, map[string]any{"externalId": "e1", "lastName": "Lovelace"}}},
+		{"create group", putGroup("g1", false, "Eng", "e1"), groupKey,
+			&want{events.GroupCreated, []string{"displayName", "externalId", "members"}, map[string]any{"externalId": "eng", "displayName": "Eng", "members": []string{"e1"}}}},
+		{"change members", putGroup("g2", false, "Eng", "e1", "e2"), groupKey, &want{events.GroupUpdated, []string{"members"}, map[string]any{"members": []string{"e1", "e2"}}}},
+		{"group sync state only", func() error {
+			ok, err := s.MarkSourceGroupSynced(ctx, tenant, "eng", gver, t0, time.Time{})
+			if err == nil && !ok {
+				err = fmt.Errorf("not marked synced")
+			}
+			return err
+		}, groupKey, nil},
+		{"rename group", putGroup("g3", false, "Engineering", "e1", "e2"), groupKey, &want{events.GroupUpdated, []string{"displayName"}, map[string]any{"displayName": "Engineering"}}},
+		{"delete group (tombstone)", putGroup("g4", true, "Engineering", "e1", "e2"), groupKey, &want{events.GroupDeleted, nil, map[string]any{"externalId": "eng"}}},
+	}
+	for _, tc := range tests {
+		recs := rec.Write(tc.write, tc.key)
+		var got []events.Event
+		for _, r := range events.Derive(recs, events.Options{}, nil) {
+			if r.Err != nil {
+				t.Fatalf("%s: %v", tc.name, r.Err)
+			}
+			got = append(got, r.Events...)
+		}
+		if tc.want == nil {
+			if len(got) != 0 {
+				t.Errorf("%s: events %s, want none", tc.name, typesOf(got))
+			}
+			continue
+		}
+		if len(got) != 1 || got[0].Type != tc.want.typ {
+			t.Fatalf("%s: events %s, want [%s]", tc.name, typesOf(got), tc.want.typ)
+		}
+		e := got[0]
+		if !slices.Equal(orEmpty(e.Changed), orEmpty(tc.want.changed)) {
+			t.Errorf("%s: changed %v, want %v", tc.name, e.Changed, tc.want.changed)
+		}
+		if wantActor := (events.Actor{TokenID: actor.TokenID, RequestID: actor.RequestID, Via: actor.Via}); e.Actor != wantActor {
+			t.Errorf("%s: actor %+v, want %+v", tc.name, e.Actor, wantActor)
+		}
+		var data map[string]any
+		if err := json.Unmarshal(e.Data, &data); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range tc.want.data {
+			if !jsonEqual(data[k], v) {
+				t.Errorf("%s: data.%s = %v, want %v", tc.name, k, data[k], v)
+			}
+		}
+		for _, internal := range []string{"hash", "gsi3pk", "synced", "actorToken"} {
+			if strings.Contains(string(e.Data), internal) {
+				t.Errorf("%s: data carries %q: %s", tc.name, internal, e.Data)
+			}
+		}
+		if id := e.ResourceID(); id != strings.TrimPrefix(strings.TrimPrefix(tc.key.SK, "SRC#U#"), "SRC#G#") {
+			t.Errorf("%s: resource id %q", tc.name, id)
+		}
+	}
+}

@@ -131,8 +131,8 @@ func (e Event) ResourceType() string {
 	return ""
 }
 
-// ResourceID returns the id of the user or group the event is about; for a
-// membership "{groupId}/{userId}".
+// ResourceID returns the id of the user or group the event is about (the
+// externalId of an XaaS record); for a membership "{groupId}/{userId}".
 func (e Event) ResourceID() string {
 	if e.ResourceType() == "Membership" {
 		var m MemberData
@@ -142,9 +142,13 @@ func (e Event) ResourceID() string {
 		return ""
 	}
 	var r struct {
-		ID string `json:"id"`
+		ID         string `json:"id"`
+		ExternalID string `json:"externalId"`
 	}
 	_ = json.Unmarshal(e.Data, &r)
+	if r.ID == "" {
+		return r.ExternalID // an XaaS record
+	}
 	return r.ID
 }
 

@@ -56,6 +56,7 @@ type srcUserItem struct {
 	GSI3PK     string            `dynamo:"gsi3pk"`
 	GSI3SK     string            `dynamo:"gsi3sk"`
 	TTL        int64             `dynamo:"ttl,omitempty"`
+	ActorStamp
 }
 
 func (it *srcUserItem) user() *SourceUser {
@@ -156,7 +157,7 @@ func (s *Store) PutSourceUser(ctx context.Context, tenant string, u *SourceUser,
 	it := srcUserItem{PK: tenantPK(tenant), SK: srcUserSK(u.ExternalID), Type: "srcUser", ExternalID: u.ExternalID,
 		Attrs: u.Attrs, Active: u.Active, Deleted: u.Deleted, Hash: u.Hash, Version: prevVersion + 1,
 		Created: u.Created.UTC(), Changed: u.Changed.UTC(), Synced: u.Synced.UTC(),
-		GSI3PK: userStatePK(tenant, SyncDirty), GSI3SK: ChangeKey(u.Changed, u.ExternalID)}
+		GSI3PK: userStatePK(tenant, SyncDirty), GSI3SK: ChangeKey(u.Changed, u.ExternalID), ActorStamp: s.actorStamp(ctx)}
 	if err := s.putVersioned(ctx, "put source user", it, prevVersion); err != nil {
 		return err
 	}
@@ -373,6 +374,7 @@ type srcGroupItem struct {
 	GSI3PK      string    `dynamo:"gsi3pk"`
 	GSI3SK      string    `dynamo:"gsi3sk"`
 	TTL         int64     `dynamo:"ttl,omitempty"`
+	ActorStamp
 }
 
 func (it *srcGroupItem) group() *SourceGroup {
@@ -406,7 +408,9 @@ func (s *Store) PutSourceGroup(ctx context.Context, tenant string, g *SourceGrou
 	if err := checkKeyValues(g.ExternalID); err != nil {
 		return fmt.Errorf("put source group: %w", err)
 	}
-	if err := s.putVersioned(ctx, "put source group", s.srcGroupItem(tenant, g, SyncDirty, prevVersion+1), prevVersion); err != nil {
+	it := s.srcGroupItem(tenant, g, SyncDirty, prevVersion+1)
+	it.ActorStamp = s.actorStamp(ctx)
+	if err := s.putVersioned(ctx, "put source group", it, prevVersion); err != nil {
 		return err
 	}
 	g.Version, g.State = prevVersion+1, SyncDirty

@@ -175,7 +175,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	r = r.WithContext(auth.WithPrincipal(ctx, p))
+	// Writes record who made them, for the directory events and the audit trail.
+	r = r.WithContext(store.WithActor(auth.WithPrincipal(ctx, p),
+		store.Actor{TokenID: p.TokenID, RequestID: reqlog.IDFrom(ctx), Via: store.ViaXaaS}))
 	if r.Method == http.MethodPost && r.URL.Path == s.bulkPath {
 		rows = &BulkResult{}
 	}

@@ -9,7 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/scimless/scimless/pkg/auth"
+	"github.com/scimless/scimless/pkg/store"
+	"github.com/scimless/scimless/pkg/table"
 )
 
 func TestUserRoutes(t *testing.T) {
@@ -276,5 +282,41 @@ func TestItemsRoutes(t *testing.T) {
 	}
 	if rec := h.do("POST", "/items", "", nil); rec.Code != 405 {
 		t.Errorf("POST /items: %d", rec.Code)
+	}
+}
+
+// TestWritesRecordXaaSActor: a record pushed through the API records the
+// request's token and request id with via "xaas", so its directory event
+// and audit entry say who pushed it.
+func TestWritesRecordXaaSActor(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	for _, tc := range []struct{ path, sk string }{
+		{"/users/ana", "SRC#U#ana"},
+		{"/groups/eng", "SRC#G#eng"},
+	} {
+		body := map[string]any{"email": "ana@example.com"}
+		if strings.HasPrefix(tc.path, "/groups/") {
+			body = map[string]any{"displayName": "Eng", "members": []string{"ana"}}
+		}
+		rec := h.doJSON("PUT", Prefix+tc.path, body)
+		if rec.Code != http.StatusCreated {
+			t.Fatalf("PUT %s: %d %s", tc.path, rec.Code, rec.Body)
+		}
+		out, err := h.env.Client.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(h.st.TableName()),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "T#" + testTenant}, "sk": &types.AttributeValueMemberS{Value: tc.sk}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		str := func(name string) string {
+			v, _ := out.Item[name].(*types.AttributeValueMemberS)
+			if v == nil {
+				return ""
+			}
+			return v.Value
+		}
+		if str(table.ActorVia) != store.ViaXaaS || str(table.ActorToken) == "" || str(table.ActorRequest) != rec.Header().Get("X-Request-Id") {
+			t.Errorf("%s records actor via=%q token=%q request=%q (response request id %q)", tc.sk, str(table.ActorVia), str(table.ActorToken),
+				str(table.ActorRequest), rec.Header().Get("X-Request-Id"))
+		}
 	}
 }
