@@ -99,6 +99,10 @@ var replayCases = map[string]replayCase{
 // are replayed (and matched to their expectations) by TestXaaSEventsReplay.
 func isXaaSEventFile(name string) bool { return strings.HasPrefix(name, "xaas-") }
 
+// isStreamEventFile reports whether events/name is a table stream batch for
+// the events function; those are replayed by functions/events's tests.
+func isStreamEventFile(name string) bool { return strings.HasPrefix(name, "stream-") }
+
 // eventFiles returns events/*.json; an empty folder is a failure.
 func eventFiles(t *testing.T) []string {
 	t.Helper()
@@ -141,7 +145,7 @@ func TestEventCasesMatchFiles(t *testing.T) {
 		names = append(names, filepath.Base(f))
 	}
 	for _, n := range names {
-		if isXaaSEventFile(n) {
+		if isXaaSEventFile(n) || isStreamEventFile(n) {
 			continue
 		}
 		if _, ok := replayCases[n]; !ok {
@@ -373,6 +377,10 @@ func TestEventFilesShape(t *testing.T) {
 			t.Run(filepath.Base(file), func(t *testing.T) { checkEventBridge(t, raw, keys) })
 			continue
 		}
+		if isStreamEventFile(filepath.Base(file)) {
+			t.Run(filepath.Base(file), func(t *testing.T) { checkStreamEvent(t, raw, keys) })
+			continue
+		}
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			if ev := checkHTTPAPIEvent(t, raw, keys); ev.IsBase64Encoded {
 				base64Seen = true
@@ -394,6 +402,42 @@ func sameKeys(t *testing.T, keys map[string]json.RawMessage, want []string) {
 	want = slices.Sorted(slices.Values(want))
 	if !slices.Equal(got, want) {
 		t.Errorf("top-level keys %v, want %v", got, want)
+	}
+}
+
+// checkStreamEvent checks a DynamoDB stream batch as Lambda delivers it
+// from a NEW_AND_OLD_IMAGES stream.
+func checkStreamEvent(t *testing.T, raw []byte, keys map[string]json.RawMessage) {
+	sameKeys(t, keys, []string{"Records"})
+	var ev events.DynamoDBEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Records) == 0 {
+		t.Fatal("no records")
+	}
+	for i, r := range ev.Records {
+		c := r.Change
+		if r.EventSource != "aws:dynamodb" || r.EventID == "" || c.SequenceNumber == "" || c.StreamViewType != "NEW_AND_OLD_IMAGES" ||
+			len(c.Keys) != 2 || c.ApproximateCreationDateTime.IsZero() {
+			t.Errorf("record %d is incomplete: %+v", i, r)
+		}
+		switch r.EventName {
+		case "INSERT":
+			if c.NewImage == nil || c.OldImage != nil {
+				t.Errorf("record %d: INSERT with images new=%v old=%v", i, c.NewImage != nil, c.OldImage != nil)
+			}
+		case "MODIFY":
+			if c.NewImage == nil || c.OldImage == nil {
+				t.Errorf("record %d: MODIFY without both images", i)
+			}
+		case "REMOVE":
+			if c.NewImage != nil || c.OldImage == nil {
+				t.Errorf("record %d: REMOVE with images new=%v old=%v", i, c.NewImage != nil, c.OldImage != nil)
+			}
+		default:
+			t.Errorf("record %d: eventName %q", i, r.EventName)
+		}
 	}
 }
 
