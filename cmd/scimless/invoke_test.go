@@ -100,7 +100,8 @@ var replayCases = map[string]replayCase{
 func isXaaSEventFile(name string) bool { return strings.HasPrefix(name, "xaas-") }
 
 // isStreamEventFile reports whether events/name is a table stream batch for
-// the events function; those are replayed by functions/events's tests.
+// the events function; those are replayed by TestInvokeStreamEvents and
+// through the function's main by its own tests.
 func isStreamEventFile(name string) bool { return strings.HasPrefix(name, "stream-") }
 
 // eventFiles returns events/*.json; an empty folder is a failure.
@@ -664,5 +665,30 @@ func TestInvokeRejects(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tc.err)
 			}
 		})
+	}
+}
+
+// TestInvokeStreamEvents: `invoke` runs each table stream batch of events/
+// through the events function's handler, which stores every event it
+// derives and reports no failed record.
+func TestInvokeStreamEvents(t *testing.T) {
+	want := map[string]int{"stream-scim-writes.json": 3, "stream-deletions-and-xaas.json": 3}
+	for _, file := range eventFiles(t) {
+		name := filepath.Base(file)
+		if !isStreamEventFile(name) {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			res, ok, err := streamInvoke(t.Context(), newTableFlags(t), readFile(t, file), io.Discard)
+			if !ok || err != nil {
+				t.Fatalf("streamInvoke: ok %v, err %v", ok, err)
+			}
+			if len(res.Response.BatchItemFailures) != 0 || res.Stats.Stored != want[name] || res.Stats.Events != want[name] {
+				t.Errorf("response %+v, stats %+v; want no failures and %d events stored", res.Response, res.Stats, want[name])
+			}
+		})
+	}
+	if _, ok, _ := streamInvoke(t.Context(), newTableFlags(t), readFile(t, filepath.Join(eventsDir, "scim-get-user.json")), io.Discard); ok {
+		t.Error("an API Gateway event is taken for a stream batch")
 	}
 }

@@ -85,10 +85,10 @@ func New(st *store.Store, opts ...Option) *Consumer {
 
 // Stats describes one handled batch.
 type Stats struct {
-	Records int // records in the batch
-	Events  int // events derived from the records handled
-	Stored  int // events new to the store (the rest were stored before)
-	Jobs    int // webhook deliveries queued
+	Records int `json:"records"` // records in the batch
+	Events  int `json:"events"`  // events derived from the records handled
+	Stored  int `json:"stored"`  // events new to the store (the rest were stored before)
+	Jobs    int `json:"jobs"`    // webhook deliveries queued
 }
 
 // Handle handles one batch of stream records (in stream order) and reports
