@@ -291,7 +291,7 @@ func TestLeastPrivilege(t *testing.T) {
 					want = append(want,
 						map[string]any{"Effect": "Allow", "Sid": "TableItems", "Action": []any{"dynamodb:GetItem", "dynamodb:UpdateItem"}, "Resource": getAtt(TableLogicalID, "Arn")},
 						map[string]any{"Effect": "Allow", "Sid": "WebhookQueueConsume", "Action": []any{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}, "Resource": getAtt("WebhookQueue", "Arn")},
-						map[string]any{"Effect": "Allow", "Sid": "WebhookQueueRetry", "Action": []any{"sqs:SendMessage"}, "Resource": getAtt("WebhookQueue", "Arn")},
+						map[string]any{"Effect": "Allow", "Sid": "WebhookQueueRetry", "Action": []any{"sqs:ChangeMessageVisibility"}, "Resource": getAtt("WebhookQueue", "Arn")},
 					)
 				default:
 					want = append(want,

@@ -152,7 +152,7 @@ func (q *SQSQueue) send(ctx context.Context, entries []types.SendMessageBatchReq
 // messages stay far from the dead-letter queue's receive count).
 const (
 	pauseDivisor     = 12
-	sqsMaxPauseDelay = 15 * time.Minute
+	sqsMaxPauseDelay = 30 * time.Minute
 )
 
 // sqsDeadline is how much of a batch's time an attempt needs: the

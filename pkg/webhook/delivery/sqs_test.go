@@ -197,7 +197,7 @@ func TestHandleSQS(t *testing.T) {
 			failures: []string{"p1", "p2"}, vis: map[string][2]int32{"p1": {299, 301}, "p2": {0, 0}}},
 		{name: "suspended tenant pause is capped",
 			msgs:     []msg{{id: "p1", tenant: "paused", user: "u1", age: 30 * time.Hour}},
-			failures: []string{"p1"}, vis: map[string][2]int32{"p1": {900, 900}}},
+			failures: []string{"p1"}, vis: map[string][2]int32{"p1": {1800, 1800}}},
 		{name: "removed webhook dropped; not a job dropped",
 			msgs:      []msg{{id: "r1", webhook: "gone", user: "u1"}, {id: "x1", body: "not json"}, {id: "r2", user: "u1"}},
 			delivered: []string{"r2"}},
