@@ -178,9 +178,6 @@ func TestFunctions(t *testing.T) {
 					env[config.EnvWebhookQueueURL] = ref("WebhookQueue")
 				}
 				wantLoop := "Terminate"
-				if id == "WebhooksFunction" {
-					wantLoop = "Allow" // it re-enqueues failed deliveries on its own trigger queue
-				}
 				for _, c := range []struct {
 					prop string
 					got  any
