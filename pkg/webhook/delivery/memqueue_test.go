@@ -151,6 +151,36 @@ func TestMemQueueLanes(t *testing.T) {
 	}
 }
 
+// TestMemQueueLongLane: one key with many jobs, some retried, some
+// handed back: the lane's storage is reused as it drains and a job put back
+// at its head keeps its place.
+func TestMemQueueLongLane(t *testing.T) {
+	const n = 500
+	steps := map[string][]string{}
+	var jobs []delivery.Job
+	for i := range n {
+		id := fmt.Sprintf("a%04d", i)
+		if i%7 == 3 {
+			steps[id] = []string{"retry"}
+		}
+		jobs = append(jobs, delivery.Job{Key: "A", EventID: id})
+	}
+	s := newScript(steps)
+	q := delivery.NewMemQueue()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); q.Run(ctx, 8, s.handle) }()
+	defer func() { cancel(); <-done }()
+	// Queued in two halves, the second while the first drains.
+	_ = q.Enqueue(ctx, jobs[:n/2])
+	time.Sleep(20 * time.Millisecond)
+	_ = q.Enqueue(ctx, jobs[n/2:])
+	waitEmpty(t, q, time.Minute)
+	if got := s.order(); len(got) != n || !slices.IsSorted(got) {
+		t.Fatalf("finished %d jobs, sorted %v", len(got), slices.IsSorted(got))
+	}
+}
+
 // TestMemQueueDueTime: a job is not handed out before its NotBefore, and
 // lanes are served by their head's due time.
 func TestMemQueueDueTime(t *testing.T) {
@@ -286,4 +316,36 @@ func TestOrderKey(t *testing.T) {
 			t.Errorf("OrderKey(%s) = %q, want %q", tc.event, got, tc.want)
 		}
 	}
+}
+
+// BenchmarkMemQueue queues and handles jobs over 1,000 keys with 32
+// workers and a handler that returns at once: the queue's own cost per job.
+func BenchmarkMemQueue(b *testing.B) {
+	q := delivery.NewMemQueue()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		q.Run(ctx, 32, func(context.Context, delivery.Job) (delivery.Outcome, error) { return delivery.Outcome{}, nil })
+	}()
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("acme/wh/user/u%04d", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	batch := make([]delivery.Job, 0, 100)
+	for i := 0; i < b.N; i++ {
+		batch = append(batch, delivery.Job{Key: keys[i%len(keys)], EventID: "e"})
+		if len(batch) == cap(batch) || i == b.N-1 {
+			_ = q.Enqueue(ctx, batch)
+			batch = batch[:0]
+		}
+	}
+	for q.Pending() > 0 {
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	cancel()
+	<-done
 }
