@@ -210,12 +210,18 @@ func (q *SQSQueue) handle(ctx context.Context, d *Dispatcher, ev lambdaevents.SQ
 		wg.Add(1)
 		go func(msgs []sqsMessage) {
 			defer wg.Done()
-			failed := q.handleGroup(ctx, d, msgs)
-			mu.Lock()
-			for _, m := range failed {
-				resp.BatchItemFailures = append(resp.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: m.id})
-			}
-			mu.Unlock()
+			failed := msgs // unless handled
+			defer func() {
+				if r := recover(); r != nil {
+					d.log.ErrorContext(ctx, "webhook delivery panicked", "event_id", msgs[0].job.EventID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				}
+				mu.Lock()
+				for _, m := range failed {
+					resp.BatchItemFailures = append(resp.BatchItemFailures, lambdaevents.SQSBatchItemFailure{ItemIdentifier: m.id})
+				}
+				mu.Unlock()
+			}()
+			failed = q.handleGroup(ctx, d, msgs)
 		}(groups[g])
 	}
 	wg.Wait()
