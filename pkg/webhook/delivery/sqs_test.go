@@ -292,3 +292,66 @@ func cmp(s, def string) string {
 	}
 	return s
 }
+
+// TestHandleSQSGroupsConcurrent: a batch's groups are attempted at once,
+// each group's messages one at a time and in order.
+func TestHandleSQSGroupsConcurrent(t *testing.T) {
+	env := storetest.New(t)
+	ctx := context.Background()
+	var (
+		mu       sync.Mutex
+		inFlight = map[string]int{}
+		total    int
+		most     int
+		overlap  bool
+		got      = map[string][]string{}
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(webhook.EventIDHeader)
+		user := id[:2]
+		mu.Lock()
+		inFlight[user]++
+		total++
+		overlap = overlap || inFlight[user] > 1
+		most = max(most, total)
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		inFlight[user]--
+		total--
+		got[user] = append(got[user], id)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	if err := env.Store.CreateWebhook(ctx, "acme", &store.Webhook{ID: "wh", URL: srv.URL, Secret: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	var ev lambdaevents.SQSEvent
+	for i := range 10 {
+		user := fmt.Sprintf("u%d", i%5)
+		id := fmt.Sprintf("%s-%d", user, i)
+		j := delivery.Job{Tenant: "acme", WebhookID: "wh", EventID: id, Event: userEvent(id, user), First: time.Now()}
+		body, _ := json.Marshal(j)
+		ev.Records = append(ev.Records, lambdaevents.SQSMessage{MessageId: id, ReceiptHandle: "r" + id, Body: string(body),
+			Attributes: map[string]string{"MessageGroupId": delivery.OrderKey("acme", "wh", j.Event), "ApproximateReceiveCount": "1"}})
+	}
+	f := &fakeSQS{}
+	resp, err := delivery.NewSQSQueue(f, "q.fifo").Handler(delivery.NewDispatcher(env.Store, delivery.Local))(ctx, ev)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("%+v %v", resp, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if overlap {
+		t.Error("two messages of one group were attempted at once")
+	}
+	if most < 2 {
+		t.Errorf("at most %d deliveries at once: the groups did not run concurrently", most)
+	}
+	for i := range 5 {
+		user := fmt.Sprintf("u%d", i)
+		if want := []string{fmt.Sprintf("%s-%d", user, i), fmt.Sprintf("%s-%d", user, i+5)}; !slices.Equal(got[user], want) {
+			t.Errorf("%s delivered %v, want %v", user, got[user], want)
+		}
+	}
+}
