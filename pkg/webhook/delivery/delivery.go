@@ -120,6 +120,7 @@ type cachedHook struct {
 
 type cachedTenant struct {
 	suspended bool
+	resumed   time.Time
 	exp       time.Time
 }
 
@@ -195,11 +196,12 @@ func (d *Dispatcher) Backoff(attempt int) time.Duration {
 
 // Handle attempts one job and returns what the queue is to do with it. A
 // failed attempt is to be retried with backoff (Outcome.Retry, at the
-// returned job's NotBefore), or, once the job is older than the retry
-// period, the webhook is marked failing with the last error and the job is
-// finished. A suspended tenant's job waits SuspendedDelay without using up
-// its retries (Outcome.Paused); a removed webhook's is dropped; a job not
-// due yet is handed back unchanged. An error means the job must be handed
+// returned job's NotBefore), or, once the retry period has passed since the
+// job was queued (or since its tenant was last resumed, if later), the
+// webhook is marked failing with the last error and the job is finished. A
+// suspended tenant's job waits SuspendedDelay without using up its retries
+// (Outcome.Paused); a removed webhook's is dropped; a job not due yet is
+// handed back unchanged. An error means the job must be handed
 // back as it was: no decision was made.
 func (d *Dispatcher) Handle(ctx context.Context, j Job) (Outcome, error) {
 	now := d.now()
@@ -209,11 +211,11 @@ func (d *Dispatcher) Handle(ctx context.Context, j Job) (Outcome, error) {
 	if j.NotBefore.After(now) {
 		return Outcome{Retry: true, Job: j}, nil
 	}
-	suspended, err := d.suspended(ctx, j.Tenant)
+	tenant, err := d.tenant(ctx, j.Tenant)
 	if err != nil {
 		return Outcome{}, err
 	}
-	if suspended {
+	if tenant.suspended {
 		j.NotBefore = now.Add(SuspendedDelay)
 		j.First = j.First.Add(SuspendedDelay) // a pause does not use up retries
 		return Outcome{Retry: true, Paused: true, Job: j}, nil
@@ -240,7 +242,13 @@ func (d *Dispatcher) Handle(ctx context.Context, j Job) (Outcome, error) {
 		return Outcome{}, nil
 	}
 	now = d.now()
-	if now.Sub(j.First) >= d.retryFor {
+	// The retry period runs from when the job was queued, or from when its
+	// tenant was last resumed if later: time spent paused is not counted.
+	start := j.First
+	if tenant.resumed.After(start) {
+		start = tenant.resumed
+	}
+	if now.Sub(start) >= d.retryFor {
 		d.log.LogAttrs(ctx, slog.LevelWarn, "webhook delivery gave up", append(failedMetric(),
 			slog.String("tenant", j.Tenant), slog.String("webhook", w.ID), slog.String("event_id", j.EventID),
 			slog.Int("attempts", j.Attempt), slog.String("err", derr.Error()))...)
@@ -292,23 +300,31 @@ func (d *Dispatcher) Deliver(ctx context.Context, w *store.Webhook, eventID stri
 	return nil
 }
 
-func (d *Dispatcher) suspended(ctx context.Context, tenant string) (bool, error) {
+// tenant returns whether the tenant is suspended and when it was last
+// resumed, read at most cacheTTL ago.
+func (d *Dispatcher) tenant(ctx context.Context, tenant string) (cachedTenant, error) {
 	now := d.now()
 	d.mu.Lock()
 	c, ok := d.tenants[tenant]
 	d.mu.Unlock()
 	if ok && now.Before(c.exp) {
-		return c.suspended, nil
+		return c, nil
 	}
 	t, err := d.store.GetTenant(ctx, tenant)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return false, fmt.Errorf("webhook delivery: tenant %s: %w", tenant, err)
+		return cachedTenant{}, fmt.Errorf("webhook delivery: tenant %s: %w", tenant, err)
 	}
-	c = cachedTenant{suspended: t != nil && t.Suspended(), exp: now.Add(cacheTTL)}
+	c = cachedTenant{exp: now.Add(cacheTTL)}
+	if t != nil {
+		c.suspended, c.resumed = t.Suspended(), t.Resumed
+	}
 	d.mu.Lock()
+	if len(d.tenants) > 10000 {
+		clear(d.tenants)
+	}
 	d.tenants[tenant] = c
 	d.mu.Unlock()
-	return c.suspended, nil
+	return c, nil
 }
 
 func (d *Dispatcher) webhook(ctx context.Context, tenant, id string) (*store.Webhook, error) {

@@ -155,7 +155,7 @@ func TestHandleSQS(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer srv.Close()
-	for _, tenant := range []string{"acme", "paused"} {
+	for _, tenant := range []string{"acme", "paused", "resumed"} {
 		if err := env.Store.CreateTenant(ctx, &store.Tenant{ID: tenant, Status: store.TenantActive}); err != nil {
 			t.Fatal(err)
 		}
@@ -163,8 +163,12 @@ func TestHandleSQS(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := env.Store.SetTenantStatus(ctx, "paused", store.TenantSuspended); err != nil {
-		t.Fatal(err)
+	for _, st := range []struct{ tenant, status string }{
+		{"paused", store.TenantSuspended}, {"resumed", store.TenantSuspended}, {"resumed", store.TenantActive},
+	} {
+		if _, err := env.Store.SetTenantStatus(ctx, st.tenant, st.status); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	type msg struct {
@@ -198,6 +202,9 @@ func TestHandleSQS(t *testing.T) {
 		{name: "suspended tenant pause is capped",
 			msgs:     []msg{{id: "p1", tenant: "paused", user: "u1", age: 30 * time.Hour}},
 			failures: []string{"p1"}, vis: map[string][2]int32{"p1": {1800, 1800}}},
+		{name: "a pause does not use up the retry period",
+			msgs:     []msg{{id: "f1", tenant: "resumed", user: "u1", receives: 50, age: 30 * time.Hour}},
+			failures: []string{"f1"}, vis: map[string][2]int32{"f1": {1800, 3600}}},
 		{name: "removed webhook dropped; not a job dropped",
 			msgs:      []msg{{id: "r1", webhook: "gone", user: "u1"}, {id: "x1", body: "not json"}, {id: "r2", user: "u1"}},
 			delivered: []string{"r2"}},
