@@ -63,10 +63,13 @@ func NewSQSQueue(client SQSAPI, url string, opts ...SQSOption) *SQSQueue {
 	return q
 }
 
-// Enqueue sends the jobs, in order. Messages SQS refuses are sent again up
-// to three times, together with the later messages of their group in the
-// same request (deduplicated by SQS if they were accepted), so a group's
-// order holds; an error remains when some still fail.
+// Enqueue sends the jobs, in order. Messages SQS refuses (other than for
+// the sender's fault) are sent again up to three times, together with the
+// later messages of their group in the same request, which SQS drops as
+// duplicates if it had accepted them; an error remains when some still
+// fail. (Should SQS refuse one message of a request and accept a later one
+// of the same group, that later one stays ahead: every delivery is still
+// made, that pair out of order.)
 func (q *SQSQueue) Enqueue(ctx context.Context, jobs []Job) error {
 	nonce := ""
 	if q.resend {
