@@ -10,9 +10,9 @@ import (
 // OrderKey returns the key that orders a webhook's deliveries of event (its
 // JSON): the tenant, the webhook and the resource the event is about — the
 // user of a user.* event, the group of a group.* event and of a
-// group.member_* event (so a membership change never overtakes the group's
-// creation or deletion). Deliveries with the same key are made one at a
-// time, in the order they were queued; deliveries with different keys are
+// group.member_* event (a group's membership changes share its line).
+// Deliveries with the same key are made one at a time, in the order they
+// were queued; deliveries with different keys are
 // independent. An event whose resource cannot be read is ordered with all
 // of its webhook's other such events.
 func OrderKey(tenant, webhookID string, event []byte) string {
