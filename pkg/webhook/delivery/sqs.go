@@ -165,14 +165,15 @@ const sqsDeadline = DefaultTimeout + 3*time.Second
 // Handler returns the delivery function's handler for batches of the FIFO
 // queue (ReportBatchItemFailures). The messages of one group are attempted
 // in order, one at a time; groups run concurrently. When a message is not
-// finished — to be retried, paused for a suspended tenant, handed back, or
-// left for lack of time — its visibility is set to when it is due (the
-// backoff, at most 12 hours) and it and the later messages of its group in
-// the batch are reported as failures, the later ones unattempted and made
-// visible again at once (the group stays held by the first). A message's
-// attempt count is its ApproximateReceiveCount less one; its retry period
-// runs from the job's First. A message that is not a job is logged and
-// dropped.
+// finished — to be retried, paused for a suspended tenant, handed back
+// (the store could not be read), or left for lack of time — its visibility
+// is set to when it is due (the backoff, at most 12 hours) and it and the
+// later messages of its group in the batch are reported as failures, the
+// later ones unattempted and made visible again at once (the group stays
+// held by the first). A message's attempt count is its
+// ApproximateReceiveCount less one; its retry period runs from the job's
+// First, or from its tenant's last resume if later. A message that is not a
+// job is logged and dropped.
 func (q *SQSQueue) Handler(d *Dispatcher) func(context.Context, lambdaevents.SQSEvent) (lambdaevents.SQSEventResponse, error) {
 	return func(ctx context.Context, ev lambdaevents.SQSEvent) (lambdaevents.SQSEventResponse, error) {
 		return q.handle(ctx, d, ev), nil
@@ -247,7 +248,7 @@ func (q *SQSQueue) handleGroup(ctx context.Context, d *Dispatcher, msgs []sqsMes
 		switch {
 		case err != nil:
 			d.log.WarnContext(ctx, "webhook delivery handed back", "tenant", m.job.Tenant, "event_id", m.job.EventID, "err", err.Error())
-			wait = handBackDelay
+			wait = d.Backoff(m.job.Attempt + 1) // a store outage costs few receives
 		case out.Paused:
 			age := d.now().Sub(m.job.First)
 			wait = min(max(SuspendedDelay, age/pauseDivisor), sqsMaxPauseDelay)
