@@ -32,11 +32,10 @@ type MemQueue struct {
 
 // lane is the queue of one ordering key.
 type lane struct {
-	key   string
-	jobs  []queued // jobs[head:] wait, in order
-	head  int
-	busy  bool // its head is being handled
-	index int  // in MemQueue.ready; -1 when not there
+	key  string
+	jobs []queued // jobs[head:] wait, in order
+	head int
+	busy bool // its head is being handled
 }
 
 type queued struct {
@@ -81,7 +80,7 @@ func (q *MemQueue) Enqueue(_ context.Context, jobs []Job) error {
 		k := j.key()
 		l := q.lanes[k]
 		if l == nil {
-			l = &lane{key: k, index: -1}
+			l = &lane{key: k}
 			q.lanes[k] = l
 		}
 		q.seq++
@@ -235,21 +234,12 @@ func (h laneHeap) Less(i, j int) bool {
 	}
 	return a.seq < b.seq
 }
-func (h laneHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
-}
-func (h *laneHeap) Push(x any) {
-	l := x.(*lane)
-	l.index = len(*h)
-	*h = append(*h, l)
-}
+func (h laneHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *laneHeap) Push(x any)   { *h = append(*h, x.(*lane)) }
 func (h *laneHeap) Pop() any {
 	old := *h
 	l := old[len(old)-1]
 	old[len(old)-1] = nil
-	l.index = -1
 	*h = old[:len(old)-1]
 	return l
 }
