@@ -19,15 +19,16 @@ import (
 // (the local run's data is too, unless kept in a directory; replay re-sends
 // them).
 type MemQueue struct {
-	mu      sync.Mutex
-	lanes   map[string]*lane
-	ready   laneHeap // lanes with jobs whose head is not being handled
-	seq     uint64
-	queued  int // jobs in lanes
-	running int // jobs being handled
-	wake    chan struct{}
-	now     func() time.Time
-	log     *slog.Logger
+	mu       sync.Mutex
+	lanes    map[string]*lane
+	ready    laneHeap // lanes with jobs whose head is not being handled
+	seq      uint64
+	queued   int // jobs in lanes
+	running  int // jobs being handled
+	wake     chan struct{}
+	now      func() time.Time
+	log      *slog.Logger
+	handBack time.Duration // how long a handed-back job waits: handBackDelay
 }
 
 // lane is the queue of one ordering key.
@@ -70,7 +71,7 @@ func (l *lane) pushFront(q queued) {
 
 // NewMemQueue returns an empty in-process queue.
 func NewMemQueue() *MemQueue {
-	return &MemQueue{lanes: map[string]*lane{}, wake: make(chan struct{}, 1), now: time.Now, log: slog.Default()}
+	return &MemQueue{lanes: map[string]*lane{}, wake: make(chan struct{}, 1), now: time.Now, log: slog.Default(), handBack: handBackDelay}
 }
 
 // Enqueue adds jobs at the end of their keys' lanes.
@@ -195,7 +196,7 @@ func (q *MemQueue) work(ctx context.Context, l *lane, j Job, handle Handler, sem
 		if ctx.Err() == nil {
 			q.log.Warn("webhook delivery handed back", "tenant", j.Tenant, "event_id", j.EventID, "err", err.Error())
 		}
-		j.NotBefore = q.now().Add(handBackDelay)
+		j.NotBefore = q.now().Add(q.handBack)
 		out = Outcome{Retry: true, Job: j}
 	}
 	q.finish(l, out)

@@ -113,6 +113,7 @@ func TestMemQueueLanes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newScript(tc.steps)
 			q := delivery.NewMemQueue()
+			delivery.SetHandBackDelay(q, 50*time.Millisecond)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() { defer close(done); q.Run(ctx, 4, s.handle) }()
