@@ -9,10 +9,10 @@ BENCHTIME ?= 1x
 .PHONY: test vet fmt-check build lambda lambda-init bench bench-scale figures-xaas figures-events figures-webhooks fuzz synth infra-test deploy run clean
 
 ## test: vet, format check and the full test suite; the race detector runs on the packages with concurrency
-RACE_PKGS := ./pkg/scim/... ./pkg/store/... ./pkg/localdb/... ./pkg/xaas/... ./pkg/auth/... ./pkg/ratelimit/... ./pkg/events/...
+RACE_PKGS := ./pkg/scim/... ./pkg/store/... ./pkg/localdb/... ./pkg/xaas/... ./pkg/auth/... ./pkg/ratelimit/... ./pkg/events/... ./pkg/webhook/...
 test: fmt-check vet
 	$(GO) test -count=1 -race $(RACE_PKGS)
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/pkg/(scim|store|localdb|xaas|auth|ratelimit|events)(/|$$)')
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/pkg/(scim|store|localdb|xaas|auth|ratelimit|events|webhook)(/|$$)')
 
 vet:
 	$(GO) vet $(PKGS)

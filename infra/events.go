@@ -19,6 +19,7 @@ import (
 //	table stream ──▶ events function ──▶ event items (Events API, audit trail)
 //	                                 ├─▶ EventBridge bus scimless-<stage>
 //	                                 └─▶ webhook queue ──▶ webhooks function ──▶ receivers
+//	                                     (SQS FIFO)
 //
 // The stream's event source mapping batches records, lets the function
 // report the records it could not handle (ReportBatchItemFailures), bisects
@@ -32,15 +33,24 @@ const (
 	StreamMaxRecordAgeSeconds    = 24 * 60 * 60
 	StreamStartingPosition       = "TRIM_HORIZON"
 	BatchItemFailures            = "ReportBatchItemFailures"
-	WebhookBatchSize             = 10
+	WebhookBatchSize             = 10 // the most a FIFO event source takes
 	WebhookMaxConcurrency        = 10 // concurrent webhooks functions: at most 100 deliveries in flight
-	WebhookMaxReceiveCount       = 5
-	WebhookVisibilityFactor      = 6 // × the webhooks function's timeout, as AWS advises for SQS event sources
-	WebhookQueueRetentionDays    = 4
+	WebhookVisibilityFactor      = 6  // × the webhooks function's timeout, as AWS advises for SQS event sources
+	WebhookQueueRetentionDays    = 14 // the most SQS keeps a message: a paused delivery waits in the queue
 	DeadLetterRetentionDays      = 14
 	EventsMaxWaitSeconds         = 25 // the longest Events API long poll (pkg/events/api.MaxWait)
 	IteratorAgeAlarmMilliseconds = 60 * 1000
 )
+
+// WebhookMaxReceiveCount is how many times a delivery message is received
+// before it goes to the dead-letter queue: the most SQS allows. A FIFO
+// message is retried in place (its visibility set to the backoff), so every
+// attempt, every pause of a suspended tenant and every time it waits behind
+// a failing message of its group is a receive: about 45 receives for the
+// 25 hours of retries, and a suspended tenant's pause costs about 55 in its
+// first 6 hours and 48 a day after (pkg/webhook/delivery), so a delivery
+// outlives a suspension as long as the queue keeps messages.
+const WebhookMaxReceiveCount = 1000
 
 // StreamKeyPrefixes are the sort-key prefixes of the items whose stream
 // records the events function reads: users, groups and memberships, the
@@ -79,6 +89,10 @@ var (
 	QueueSendActions = []string{"sqs:SendMessage"}
 	// QueueConsumeActions are what Lambda's SQS poller needs.
 	QueueConsumeActions = []string{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}
+	// QueueRetryActions delay a received message's next receive: a failed
+	// delivery's backoff (ChangeMessageVisibilityBatch is authorised by
+	// sqs:ChangeMessageVisibility).
+	QueueRetryActions = []string{"sqs:ChangeMessageVisibility"}
 	// BusPutActions publish to the bus.
 	BusPutActions = []string{"events:PutEvents"}
 )
@@ -89,8 +103,11 @@ type Events struct {
 	// StreamFailures receives the coordinates of stream records the
 	// events function gave up on (the stream's on-failure destination).
 	StreamFailures awssqs.Queue
-	// WebhookQueue holds the delivery jobs; WebhookDeadLetters the jobs
-	// that failed to be handled WebhookMaxReceiveCount times.
+	// WebhookQueue holds the delivery jobs, a FIFO queue whose message
+	// groups are the deliveries' ordering keys (one webhook and one user or
+	// group): SQS hands out a group's messages one at a time and in order.
+	// WebhookDeadLetters (FIFO too) holds the jobs received
+	// WebhookMaxReceiveCount times.
 	WebhookQueue       awssqs.Queue
 	WebhookDeadLetters awssqs.Queue
 	// StreamMapping and WebhookMapping are the two event source mappings.
@@ -139,11 +156,18 @@ func newEvents(stack awscdk.Stack, s *Stack, scimBase *string) (*Events, error) 
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(DeadLetterRetentionDays)),
 	})
 	e.WebhookDeadLetters = newQueue(stack, "WebhookDeadLetterQueue", &awssqs.QueueProps{
+		Fifo:            jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(DeadLetterRetentionDays)),
 	})
+	// High-throughput FIFO: throughput and deduplication per message
+	// group; the senders set the deduplication ids.
 	e.WebhookQueue = newQueue(stack, "WebhookQueue", &awssqs.QueueProps{
-		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(WebhookVisibilityFactor * WebhooksFunctionTimeoutSeconds)),
-		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(WebhookQueueRetentionDays)),
+		Fifo:                      jsii.Bool(true),
+		FifoThroughputLimit:       awssqs.FifoThroughputLimit_PER_MESSAGE_GROUP_ID,
+		DeduplicationScope:        awssqs.DeduplicationScope_MESSAGE_GROUP,
+		ContentBasedDeduplication: jsii.Bool(false),
+		VisibilityTimeout:         awscdk.Duration_Seconds(jsii.Number(WebhookVisibilityFactor * WebhooksFunctionTimeoutSeconds)),
+		RetentionPeriod:           awscdk.Duration_Days(jsii.Number(WebhookQueueRetentionDays)),
 		DeadLetterQueue: &awssqs.DeadLetterQueue{
 			Queue:           e.WebhookDeadLetters,
 			MaxReceiveCount: jsii.Number(WebhookMaxReceiveCount),
@@ -181,16 +205,18 @@ func newEvents(stack awscdk.Stack, s *Stack, scimBase *string) (*Events, error) 
 	// Lambda checks the role when it creates the mapping: the policy first.
 	e.StreamMapping.Node().AddDependency(evRole)
 
-	// The webhooks function: consumes its queue and puts a failed
-	// delivery back on it with a delay.
+	// The webhooks function: consumes its queue and delays a failed
+	// delivery's next attempt through its message's visibility.
 	whRole := whFn.Role()
 	whRole.AddToPrincipalPolicy(allow("WebhookQueueConsume", QueueConsumeActions, e.WebhookQueue.QueueArn()))
-	whRole.AddToPrincipalPolicy(allow("WebhookQueueRetry", QueueSendActions, e.WebhookQueue.QueueArn()))
+	whRole.AddToPrincipalPolicy(allow("WebhookQueueRetry", QueueRetryActions, e.WebhookQueue.QueueArn()))
 	whFn.AddEnvironment(jsii.String(config.EnvWebhookQueueURL), e.WebhookQueue.QueueUrl(), nil)
 	e.WebhookMapping = awslambda.NewCfnEventSourceMapping(stack, jsii.String("WebhookQueueMapping"), &awslambda.CfnEventSourceMappingProps{
-		FunctionName:          whFn.FunctionName(),
-		EventSourceArn:        e.WebhookQueue.QueueArn(),
-		BatchSize:             jsii.Number(WebhookBatchSize),
+		FunctionName:   whFn.FunctionName(),
+		EventSourceArn: e.WebhookQueue.QueueArn(),
+		BatchSize:      jsii.Number(WebhookBatchSize),
+		// The function stops a message group at its first unfinished
+		// message and reports it and the group's later ones.
 		FunctionResponseTypes: jsii.Strings(BatchItemFailures),
 		// A burst of events (a 1,000-member group PATCH) waits in the
 		// queue instead of taking the account's concurrency from the SCIM

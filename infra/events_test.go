@@ -113,7 +113,24 @@ func TestWebhookQueue(t *testing.T) {
 			if vis := q["VisibilityTimeout"].(float64); vis < 6*WebhooksFunctionTimeoutSeconds {
 				t.Errorf("visibility timeout %v s < 6 × the webhooks function's %d s", vis, WebhooksFunctionTimeoutSeconds)
 			}
-			wantRedrive := map[string]any{"deadLetterTargetArn": getAtt("WebhookDeadLetterQueue", "Arn"), "maxReceiveCount": 5.0}
+			// FIFO, high throughput, deduplication ids from the senders.
+			for k, want := range map[string]any{"FifoQueue": true, "FifoThroughputLimit": "perMessageGroupId",
+				"DeduplicationScope": "messageGroup", "ContentBasedDeduplication": false,
+				"MessageRetentionPeriod": float64(WebhookQueueRetentionDays * 24 * 3600)} {
+				if q[k] != want {
+					t.Errorf("webhook queue %s = %v, want %v", k, q[k], want)
+				}
+			}
+			if dlq := props(s.resource(t, "WebhookDeadLetterQueue")); dlq["FifoQueue"] != true {
+				t.Errorf("the webhook queue's dead-letter queue is not FIFO: %s", canon(dlq))
+			}
+			// The receive count covers at least 24 h of backoff (one
+			// receive per attempt, and as many waiting behind a failing
+			// message of the group) and two weeks of pauses.
+			if WebhookMaxReceiveCount < 2*60+55+48*WebhookQueueRetentionDays || WebhookMaxReceiveCount > 1000 {
+				t.Errorf("max receive count %d", WebhookMaxReceiveCount)
+			}
+			wantRedrive := map[string]any{"deadLetterTargetArn": getAtt("WebhookDeadLetterQueue", "Arn"), "maxReceiveCount": float64(WebhookMaxReceiveCount)}
 			if !equalJSON(q["RedrivePolicy"], wantRedrive) {
 				t.Errorf("redrive policy %s, want %s", canon(q["RedrivePolicy"]), canon(wantRedrive))
 			}

@@ -184,22 +184,15 @@ func newFunction(stack awscdk.Stack, fn Function, code awslambda.Code, cfg Confi
 		ApplicationLogLevelV2: applicationLogLevel(cfg.LogLevel),
 		SystemLogLevelV2:      awslambda.SystemLogLevel_INFO,
 		Tracing:               awslambda.Tracing_ACTIVE,
-		// A function that calls itself in a loop is stopped.
+		// A function that calls itself in a loop is stopped (the webhooks
+		// function retries a delivery in place, through its message's
+		// visibility, and never sends to the queue that invokes it).
 		RecursiveLoop: awslambda.RecursiveLoop_TERMINATE,
 		Environment: &map[string]*string{
 			EnvTable:         t.TableName(),
 			EnvLogLevel:      jsii.String(cfg.LogLevel),
 			EnvTokenCacheTTL: jsii.String(cfg.TokenCacheTTL),
 		},
-	}
-	if fn.Name == WebhooksFunction.Name {
-		// A failed delivery is put back, delayed, on the queue that invokes
-		// this function, for up to 25 hours: a chain far longer than the
-		// 16 hops after which Lambda's loop detection would stop it and
-		// drop the delivery. The chain ends by design (delivered, or given
-		// up after its retry window), and the queue's DLQ and the
-		// webhook-deliveries-failed alarm watch it.
-		props.RecursiveLoop = awslambda.RecursiveLoop_ALLOW
 	}
 	if fn.Name == ScimFunction.Name && cfg.ReservedConcurrency > 0 {
 		props.ReservedConcurrentExecutions = jsii.Number(cfg.ReservedConcurrency)

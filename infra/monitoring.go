@@ -187,7 +187,7 @@ func newMonitoring(stack awscdk.Stack, s *Stack) awssns.Topic {
 			streamDLQ, 1)
 		webhookDLQ := ev.WebhookDeadLetters.MetricApproximateNumberOfMessagesVisible(maxVisible)
 		alarm("WebhookDeadLettersAlarm", "webhook-dead-letters",
-			fmt.Sprintf("Webhook delivery jobs the webhooks function failed to handle %d times are in the webhook dead-letter queue.", WebhookMaxReceiveCount),
+			fmt.Sprintf("Webhook delivery jobs received %d times without being finished are in the webhook dead-letter queue.", WebhookMaxReceiveCount),
 			webhookDLQ, 1)
 		deliveriesFailed := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace:  jsii.String(config.MetricNamespace),

@@ -246,7 +246,7 @@ func webhookReplay(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return fmt.Errorf("load aws config: %w", err)
 		}
-		if err := delivery.NewSQSQueue(sqs.NewFromConfig(awsCfg), *queueURL).Enqueue(ctx, jobs); err != nil {
+		if err := delivery.NewSQSQueue(sqs.NewFromConfig(awsCfg), *queueURL, delivery.Resend()).Enqueue(ctx, jobs); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "queued %d deliveries of %d events to %d webhooks\n", len(jobs), nEvents, len(hooks))
@@ -300,7 +300,7 @@ func deliverNow(ctx context.Context, st *store.Store, p delivery.Policy, jobs []
 	left := len(jobs)
 	finished := make(chan struct{})
 	q := delivery.NewMemQueue()
-	d := delivery.NewDispatcher(st, q, p,
+	d := delivery.NewDispatcher(st, p,
 		delivery.WithLogger(discardLogger()),
 		delivery.WithBackoff(time.Second, 30*time.Second, timeout),
 		delivery.WithOnDone(func(j delivery.Job, err error) {

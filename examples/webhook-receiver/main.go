@@ -81,8 +81,8 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.mu.Unlock()
 	if !dup {
-		// A real application applies the change here; events of one
-		// resource are ordered by their id (or time), not by arrival.
+		// A real application applies the change here: a resource's
+		// events arrive one at a time, in order.
 		fmt.Fprintf(rc.out, "%s %s %s %s\n", e.Time.Format(time.RFC3339), e.Tenant, e.Type, e.Data)
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -1,7 +1,9 @@
 // Command webhooks is the webhook delivery Lambda function: it receives
 // delivery jobs from the SQS queue the events function fills, POSTs each
 // event signed to its endpoint (https, public addresses only, 10 s cut-off),
-// and queues a failed delivery again with backoff on the same queue.
+// one resource's events at a time and in order (the FIFO queue's message
+// groups), and delays a failed delivery's next attempt with backoff through
+// its message's visibility.
 package main
 
 import (
@@ -45,7 +47,7 @@ func run() error {
 		return fmt.Errorf("load aws config: %w", err)
 	}
 	q := delivery.NewSQSQueue(sqs.NewFromConfig(awsCfg), url)
-	d := delivery.NewDispatcher(store.New(client, cfg.Table), q, delivery.Strict, delivery.WithLogger(cfg.Logger()))
-	lambda.Start(d.HandleSQS)
+	d := delivery.NewDispatcher(store.New(client, cfg.Table), delivery.Strict, delivery.WithLogger(cfg.Logger()))
+	lambda.Start(q.Handler(d))
 	return nil
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -43,28 +41,31 @@ func TestRefusesToStartWithoutQueue(t *testing.T) {
 	}
 }
 
-// fakeSQS answers SendMessageBatch (JSON protocol) and keeps the messages.
+// fakeSQS answers ChangeMessageVisibilityBatch (JSON protocol) and keeps
+// the visibility timeouts set, by receipt handle.
 type fakeSQS struct {
-	mu   sync.Mutex
-	msgs []string
+	mu  sync.Mutex
+	vis map[string]int
 }
 
 func (f *fakeSQS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !strings.HasSuffix(r.Header.Get("X-Amz-Target"), "SendMessageBatch") {
+	if !strings.HasSuffix(r.Header.Get("X-Amz-Target"), "ChangeMessageVisibilityBatch") {
 		http.Error(w, `{"__type":"UnsupportedOperation"}`, http.StatusBadRequest)
 		return
 	}
 	var in struct {
-		Entries []struct{ Id, MessageBody string }
+		Entries []struct {
+			Id, ReceiptHandle string
+			VisibilityTimeout int
+		}
 	}
 	_ = json.NewDecoder(r.Body).Decode(&in)
-	type ok struct{ Id, MessageId, MD5OfMessageBody string }
+	type ok struct{ Id string }
 	var out struct{ Successful []ok }
 	f.mu.Lock()
 	for _, e := range in.Entries {
-		f.msgs = append(f.msgs, e.MessageBody)
-		sum := md5.Sum([]byte(e.MessageBody))
-		out.Successful = append(out.Successful, ok{Id: e.Id, MessageId: "m-" + e.Id, MD5OfMessageBody: hex.EncodeToString(sum[:])})
+		f.vis[e.ReceiptHandle] = e.VisibilityTimeout
+		out.Successful = append(out.Successful, ok{Id: e.Id})
 	}
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
@@ -72,12 +73,13 @@ func (f *fakeSQS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // TestFunctionDeliversFromSQS: the function runs the strict policy (a
-// loopback receiver is refused, so the job goes back on the queue with a
-// delay) and drops jobs of removed webhooks.
+// loopback receiver is refused, so the message is reported failed and made
+// visible again after the backoff, with the later message of its group)
+// and drops jobs of removed webhooks.
 func TestFunctionDeliversFromSQS(t *testing.T) {
 	env := storetest.NewTable(t, "scimless-webhooks-fn-test")
 	ctx := context.Background()
-	q := &fakeSQS{}
+	q := &fakeSQS{vis: map[string]int{}}
 	sqsSrv := httptest.NewServer(q)
 	defer sqsSrv.Close()
 	var hits atomic.Int64
@@ -90,17 +92,22 @@ func TestFunctionDeliversFromSQS(t *testing.T) {
 	fn := lambdatest.StartFunction(t, runMainEnv,
 		"SCIMLESS_TABLE=scimless-webhooks-fn-test",
 		"SCIMLESS_DYNAMODB_ENDPOINT="+env.Engine.Endpoint(),
-		"SCIMLESS_WEBHOOK_QUEUE_URL="+sqsSrv.URL+"/123456789012/deliveries",
+		"SCIMLESS_WEBHOOK_QUEUE_URL="+sqsSrv.URL+"/123456789012/deliveries.fifo",
 		"AWS_ENDPOINT_URL_SQS="+sqsSrv.URL,
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 		"AWS_REGION=us-east-1",
 		"AWS_LAMBDA_RUNTIME_API="+rt.Addr,
 		"AWS_LAMBDA_FUNCTION_NAME=scimless-webhooks",
 	)
-	body := func(j delivery.Job) string { b, _ := json.Marshal(j); return string(b) }
+	msg := func(id, group string, j delivery.Job) lambdaevents.SQSMessage {
+		b, _ := json.Marshal(j)
+		return lambdaevents.SQSMessage{MessageId: id, ReceiptHandle: "r" + id, Body: string(b),
+			Attributes: map[string]string{"MessageGroupId": group, "ApproximateReceiveCount": "1"}}
+	}
 	ev := lambdaevents.SQSEvent{Records: []lambdaevents.SQSMessage{
-		{MessageId: "1", Body: body(delivery.Job{Tenant: "acme", WebhookID: "wh", EventID: "e1", Event: []byte(`{"id":"e1"}`)})},
-		{MessageId: "2", Body: body(delivery.Job{Tenant: "acme", WebhookID: "gone", EventID: "e2", Event: []byte(`{}`)})},
+		msg("1", "acme/wh/user/u1", delivery.Job{Tenant: "acme", WebhookID: "wh", EventID: "e1", Event: []byte(`{"id":"e1"}`)}),
+		msg("2", "acme/gone/user/u1", delivery.Job{Tenant: "acme", WebhookID: "gone", EventID: "e2", Event: []byte(`{}`)}),
+		msg("3", "acme/wh/user/u1", delivery.Job{Tenant: "acme", WebhookID: "wh", EventID: "e3", Event: []byte(`{"id":"e3"}`)}),
 	}}
 	payload, _ := json.Marshal(ev)
 	res := rt.Invoke(t, fn, "inv-1", payload)
@@ -108,8 +115,15 @@ func TestFunctionDeliversFromSQS(t *testing.T) {
 		t.Fatalf("function error %s\nstderr: %s", res.Body, fn.Stderr())
 	}
 	var resp lambdaevents.SQSEventResponse
-	if err := json.Unmarshal(res.Body, &resp); err != nil || len(resp.BatchItemFailures) != 0 {
+	if err := json.Unmarshal(res.Body, &resp); err != nil {
 		t.Fatalf("answer %s: %v\nstderr: %s", res.Body, err, fn.Stderr())
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	if strings.Join(failed, ",") != "1,3" {
+		t.Fatalf("failures %v, want 1,3 (the refused delivery and the later one of its group)\nstderr: %s", failed, fn.Stderr())
 	}
 	fn.Stop()
 	q.mu.Lock()
@@ -117,11 +131,15 @@ func TestFunctionDeliversFromSQS(t *testing.T) {
 	if hits.Load() != 0 {
 		t.Fatal("the strict policy let a delivery reach a loopback receiver")
 	}
-	if len(q.msgs) != 1 {
-		t.Fatalf("queued %d messages, want the one retry: %v", len(q.msgs), q.msgs)
+	// The first retry waits the first backoff, [2.5 s, 5 s); the later
+	// message is visible again at once (the group stays held by the first).
+	if v, ok := q.vis["r1"]; !ok || v < 2 || v > 5 {
+		t.Fatalf("visibility of the failed message: %d (set: %v)", v, ok)
 	}
-	var j delivery.Job
-	if err := json.Unmarshal([]byte(q.msgs[0]), &j); err != nil || j.EventID != "e1" || j.Attempt != 1 || j.NotBefore.IsZero() {
-		t.Fatalf("retry %s: %v", q.msgs[0], err)
+	if v, ok := q.vis["r3"]; !ok || v != 0 {
+		t.Fatalf("visibility of the later message: %d (set: %v)", v, ok)
+	}
+	if _, ok := q.vis["r2"]; ok {
+		t.Fatal("the dropped message's visibility was changed")
 	}
 }

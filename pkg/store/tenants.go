@@ -58,6 +58,9 @@ type Tenant struct {
 	Settings map[string]string // see the Setting… constants
 	Tokens   int               // live tokens (not filled by ListTenants)
 	Version  int64             // changes on every token issue and status change
+	// Resumed is when the tenant was last resumed after a suspension
+	// (zero: never).
+	Resumed time.Time
 }
 
 // Suspended reports whether the tenant is suspended.
@@ -92,6 +95,7 @@ type tenantItem struct {
 	Settings map[string]string `dynamo:"settings,omitempty"`
 	Tokens   int               `dynamo:"tokens"`
 	Version  int64             `dynamo:"ver"`
+	Resumed  time.Time         `dynamo:"resumed,omitempty"`
 }
 
 type tenantDirItem struct {
@@ -113,7 +117,7 @@ func tenantDirSK(id string) string { return "T#" + id }
 
 func (it *tenantItem) tenant() *Tenant {
 	return &Tenant{ID: it.ID, Display: it.Display, Created: it.Created, Status: it.Status,
-		Settings: it.Settings, Tokens: it.Tokens, Version: it.Version}
+		Settings: it.Settings, Tokens: it.Tokens, Version: it.Version, Resumed: it.Resumed}
 }
 
 // CreateTenant stores a new active tenant and its directory entry in one
@@ -198,9 +202,14 @@ func (s *Store) SetTenantStatus(ctx context.Context, id, status string) (*Tenant
 		if err != nil {
 			return nil, fmt.Errorf("set tenant %s status: %w", id, err)
 		}
+		up := s.table.Update(table.PartitionKey, tenantPK(id)).Range(table.SortKey, tenantSK).Set("status", status).Add("ver", 1)
+		resumed := t.Resumed
+		if status == TenantActive {
+			resumed = s.now().UTC()
+			up.Set("resumed", resumed)
+		}
 		tx := s.db.WriteTx().
-			Update(s.table.Update(table.PartitionKey, tenantPK(id)).Range(table.SortKey, tenantSK).
-				Set("status", status).Add("ver", 1).If("$ = ?", "ver", t.Version)).
+			Update(up.If("$ = ?", "ver", t.Version)).
 			Update(s.table.Update(table.PartitionKey, tenantDirPK).Range(table.SortKey, tenantDirSK(id)).
 				Set("status", status).If("attribute_exists($)", table.PartitionKey))
 		for _, r := range refs {
@@ -209,7 +218,7 @@ func (s *Store) SetTenantStatus(ctx context.Context, id, status string) (*Tenant
 		}
 		err = tx.Run(ctx)
 		if err == nil {
-			t.Status, t.Version = status, t.Version+1
+			t.Status, t.Version, t.Resumed = status, t.Version+1, resumed
 			return t, nil
 		}
 		if !isCondFailed(err) {
@@ -246,7 +255,7 @@ func (s *Store) SetTenantSettings(ctx context.Context, id string, settings map[s
 		// The whole item is put back (conditioned on the version read), so a
 		// removed setting is gone without a REMOVE action.
 		it := tenantItem{PK: tenantPK(id), SK: tenantSK, Type: "tenant", ID: t.ID, Display: t.Display, Created: t.Created.UTC(),
-			Status: t.Status, Settings: merged, Tokens: t.Tokens, Version: t.Version + 1}
+			Status: t.Status, Settings: merged, Tokens: t.Tokens, Version: t.Version + 1, Resumed: t.Resumed.UTC()}
 		err = s.table.Put(it).If("$ = ?", "ver", t.Version).Run(ctx)
 		if err == nil {
 			return it.tenant(), nil

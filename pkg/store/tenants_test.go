@@ -94,6 +94,14 @@ func TestTenantLifecycle(t *testing.T) {
 		if g.Status != tc.status || list[1].Status != tc.status {
 			t.Fatalf("status = %s / %s, want %s", g.Status, list[1].Status, tc.status)
 		}
+		// The resume time is kept (through settings changes too).
+		if _, err := s.SetTenantSettings(ctx, "globex", map[string]string{"x": "y"}); err != nil {
+			t.Fatal(err)
+		}
+		g, _ = s.GetTenant(ctx, "globex")
+		if resumed := !g.Resumed.IsZero(); resumed != (tc.status == store.TenantActive) {
+			t.Fatalf("after %s: resumed %v", tc.status, g.Resumed)
+		}
 	}
 	if _, err := s.SetTenantStatus(ctx, "nobody", store.TenantSuspended); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("suspend unknown: %v", err)

@@ -76,7 +76,7 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 		API:      api.New(cfg.Store, cfg.Auth, api.WithHub(hub), api.WithLogger(log), api.WithWatermark(hub.Before)),
 		Queue:    q,
 	}
-	d := delivery.NewDispatcher(cfg.Store, q, policy, delivery.WithLogger(log))
+	d := delivery.NewDispatcher(cfg.Store, policy, delivery.WithLogger(log))
 	ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	poller := stream.NewPoller(cfg.Streams, cfg.Store.TableName(), p.Consumer.Handle, stream.WithLogger(log))
 	p.goRun(log, "stream poller", func() error { return poller.Run(ctx) })

@@ -26,6 +26,9 @@ type Job struct {
 	WebhookID string          `json:"webhook"`
 	EventID   string          `json:"eventId"`
 	Event     json.RawMessage `json:"event"`
+	// Key orders the job among the webhook's deliveries (OrderKey; set
+	// when the job is queued if empty).
+	Key string `json:"key,omitempty"`
 	// Attempt counts the attempts made so far.
 	Attempt int `json:"attempt"`
 	// First is when the job was first queued: retries stop RetryFor after it.
@@ -34,10 +37,25 @@ type Job struct {
 	NotBefore time.Time `json:"notBefore,omitzero"`
 }
 
-// Queue holds delivery jobs until they are due.
+// Queue holds delivery jobs until they are due. Jobs with the same ordering
+// key (Job.Key) are handed out one at a time, in the order they were queued.
 type Queue interface {
-	// Enqueue queues jobs, each to be attempted at its NotBefore or later.
+	// Enqueue queues jobs, each to be attempted at its NotBefore or later
+	// and after the jobs with its key queued before it.
 	Enqueue(ctx context.Context, jobs []Job) error
+}
+
+// Outcome is what Handle decided about a job.
+type Outcome struct {
+	// Retry is set when the job was not finished: Job (updated) is to be
+	// attempted again at Job.NotBefore, before any later job with its key.
+	// Otherwise the job is finished: delivered, given up after its retries,
+	// or dropped.
+	Retry bool
+	// Paused is set (with Retry) when the job was not attempted because
+	// its tenant is suspended.
+	Paused bool
+	Job    Job
 }
 
 // Defaults of a Dispatcher.
@@ -80,7 +98,6 @@ func failedMetric() []slog.Attr {
 // Dispatcher attempts delivery jobs. It is safe for concurrent use.
 type Dispatcher struct {
 	store    *store.Store
-	queue    Queue
 	policy   Policy
 	client   *http.Client
 	log      *slog.Logger
@@ -103,6 +120,7 @@ type cachedHook struct {
 
 type cachedTenant struct {
 	suspended bool
+	resumed   time.Time
 	exp       time.Time
 }
 
@@ -152,10 +170,10 @@ func NewClient(p Policy, timeout time.Duration) *http.Client {
 	}
 }
 
-// NewDispatcher returns a dispatcher that reads webhooks from st, delivers
-// under policy p and queues retries on q.
-func NewDispatcher(st *store.Store, q Queue, p Policy, opts ...Option) *Dispatcher {
-	d := &Dispatcher{store: st, queue: q, policy: p, client: NewClient(p, DefaultTimeout), log: slog.Default(), now: time.Now,
+// NewDispatcher returns a dispatcher that reads webhooks from st and
+// delivers under policy p.
+func NewDispatcher(st *store.Store, p Policy, opts ...Option) *Dispatcher {
+	d := &Dispatcher{store: st, policy: p, client: NewClient(p, DefaultTimeout), log: slog.Default(), now: time.Now,
 		retryFor: DefaultRetryFor, base: DefaultBaseDelay, maxDelay: DefaultMaxDelay, jitter: rand.Float64,
 		hooks: map[string]cachedHook{}, tenants: map[string]cachedTenant{}}
 	for _, o := range opts {
@@ -176,37 +194,40 @@ func (d *Dispatcher) Backoff(attempt int) time.Duration {
 	return delay/2 + time.Duration(d.jitter()*float64(delay/2))
 }
 
-// Handle attempts one job. A failed attempt is queued again with backoff,
-// or, once the job is older than the retry period, the webhook is marked
-// failing with the last error and the job is dropped. A suspended tenant's
-// job waits without using up its retries; a removed webhook's is dropped.
-// An error means the job must be handed back (it was neither delivered nor
-// queued again).
-func (d *Dispatcher) Handle(ctx context.Context, j Job) error {
+// Handle attempts one job and returns what the queue is to do with it. A
+// failed attempt is to be retried with backoff (Outcome.Retry, at the
+// returned job's NotBefore), or, once the retry period has passed since the
+// job was queued (or since its tenant was last resumed, if later), the
+// webhook is marked failing with the last error and the job is finished. A
+// suspended tenant's job waits SuspendedDelay without using up its retries
+// (Outcome.Paused); a removed webhook's is dropped; a job not due yet is
+// handed back unchanged. An error means the job must be handed
+// back as it was: no decision was made.
+func (d *Dispatcher) Handle(ctx context.Context, j Job) (Outcome, error) {
 	now := d.now()
 	if j.First.IsZero() {
 		j.First = now
 	}
 	if j.NotBefore.After(now) {
-		return d.queue.Enqueue(ctx, []Job{j}) // not due yet (a queue's delay is capped)
+		return Outcome{Retry: true, Job: j}, nil
 	}
-	suspended, err := d.suspended(ctx, j.Tenant)
+	tenant, err := d.tenant(ctx, j.Tenant)
 	if err != nil {
-		return err
+		return Outcome{}, err
 	}
-	if suspended {
+	if tenant.suspended {
 		j.NotBefore = now.Add(SuspendedDelay)
 		j.First = j.First.Add(SuspendedDelay) // a pause does not use up retries
-		return d.queue.Enqueue(ctx, []Job{j})
+		return Outcome{Retry: true, Paused: true, Job: j}, nil
 	}
 	w, err := d.webhook(ctx, j.Tenant, j.WebhookID)
 	if err != nil {
-		return err
+		return Outcome{}, err
 	}
 	if w == nil {
 		d.log.InfoContext(ctx, "webhook delivery dropped: webhook removed", "tenant", j.Tenant, "webhook", j.WebhookID, "event_id", j.EventID)
 		d.done(j, ErrRemoved)
-		return nil
+		return Outcome{}, nil
 	}
 	derr := d.Deliver(ctx, w, j.EventID, j.Event)
 	j.Attempt++
@@ -218,24 +239,30 @@ func (d *Dispatcher) Handle(ctx context.Context, j Job) error {
 			d.forget(j.Tenant, w.ID)
 		}
 		d.done(j, nil)
-		return nil
+		return Outcome{}, nil
 	}
 	now = d.now()
-	if now.Sub(j.First) >= d.retryFor {
+	// The retry period runs from when the job was queued, or from when its
+	// tenant was last resumed if later: time spent paused is not counted.
+	start := j.First
+	if tenant.resumed.After(start) {
+		start = tenant.resumed
+	}
+	if now.Sub(start) >= d.retryFor {
 		d.log.LogAttrs(ctx, slog.LevelWarn, "webhook delivery gave up", append(failedMetric(),
 			slog.String("tenant", j.Tenant), slog.String("webhook", w.ID), slog.String("event_id", j.EventID),
 			slog.Int("attempts", j.Attempt), slog.String("err", derr.Error()))...)
 		if err := d.store.MarkWebhookFailing(ctx, j.Tenant, w.ID, derr.Error(), now); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+			return Outcome{}, err
 		}
 		d.forget(j.Tenant, w.ID)
 		d.done(j, derr)
-		return nil
+		return Outcome{}, nil
 	}
 	j.NotBefore = now.Add(d.Backoff(j.Attempt))
 	d.log.InfoContext(ctx, "webhook delivery failed; retrying", "tenant", j.Tenant, "webhook", w.ID, "event_id", j.EventID,
 		"attempt", j.Attempt, "retry_at", j.NotBefore.UTC().Format(time.RFC3339), "err", derr.Error())
-	return d.queue.Enqueue(ctx, []Job{j})
+	return Outcome{Retry: true, Job: j}, nil
 }
 
 func (d *Dispatcher) done(j Job, err error) {
@@ -273,23 +300,31 @@ func (d *Dispatcher) Deliver(ctx context.Context, w *store.Webhook, eventID stri
 	return nil
 }
 
-func (d *Dispatcher) suspended(ctx context.Context, tenant string) (bool, error) {
+// tenant returns whether the tenant is suspended and when it was last
+// resumed, read at most cacheTTL ago.
+func (d *Dispatcher) tenant(ctx context.Context, tenant string) (cachedTenant, error) {
 	now := d.now()
 	d.mu.Lock()
 	c, ok := d.tenants[tenant]
 	d.mu.Unlock()
 	if ok && now.Before(c.exp) {
-		return c.suspended, nil
+		return c, nil
 	}
 	t, err := d.store.GetTenant(ctx, tenant)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return false, fmt.Errorf("webhook delivery: tenant %s: %w", tenant, err)
+		return cachedTenant{}, fmt.Errorf("webhook delivery: tenant %s: %w", tenant, err)
 	}
-	c = cachedTenant{suspended: t != nil && t.Suspended(), exp: now.Add(cacheTTL)}
+	c = cachedTenant{exp: now.Add(cacheTTL)}
+	if t != nil {
+		c.suspended, c.resumed = t.Suspended(), t.Resumed
+	}
 	d.mu.Lock()
+	if len(d.tenants) > 10000 {
+		clear(d.tenants)
+	}
 	d.tenants[tenant] = c
 	d.mu.Unlock()
-	return c.suspended, nil
+	return c, nil
 }
 
 func (d *Dispatcher) webhook(ctx context.Context, tenant, id string) (*store.Webhook, error) {

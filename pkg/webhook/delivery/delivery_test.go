@@ -141,26 +141,6 @@ func (rc *receiver) ids() []string {
 	return append([]string(nil), rc.got...)
 }
 
-type sliceQueue struct {
-	mu   sync.Mutex
-	jobs []delivery.Job
-}
-
-func (q *sliceQueue) Enqueue(_ context.Context, jobs []delivery.Job) error {
-	q.mu.Lock()
-	q.jobs = append(q.jobs, jobs...)
-	q.mu.Unlock()
-	return nil
-}
-
-func (q *sliceQueue) take() []delivery.Job {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	j := q.jobs
-	q.jobs = nil
-	return j
-}
-
 func TestDispatcherRetriesAndGivesUp(t *testing.T) {
 	env := storetest.New(t)
 	ctx := context.Background()
@@ -177,53 +157,52 @@ func TestDispatcherRetriesAndGivesUp(t *testing.T) {
 	if err := env.Store.CreateWebhook(ctx, "acme", &store.Webhook{ID: "wh1", URL: srv.URL, Secret: "whsec_t"}); err != nil {
 		t.Fatal(err)
 	}
-	q := &sliceQueue{}
 	var logs syncbuf.Buffer
-	d := delivery.NewDispatcher(env.Store, q, delivery.Local, delivery.WithClock(clock), delivery.WithBackoff(time.Second, time.Minute, time.Hour),
+	d := delivery.NewDispatcher(env.Store, delivery.Local, delivery.WithClock(clock), delivery.WithBackoff(time.Second, time.Minute, time.Hour),
 		delivery.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 
 	job := delivery.Job{Tenant: "acme", WebhookID: "wh1", EventID: "e1", Event: []byte(`{"id":"e1"}`)}
-	// Two 500s: each attempt is queued again with a growing delay.
+	// Two 500s: each attempt is to be retried with a growing delay.
 	for attempt := 1; attempt <= 2; attempt++ {
-		if err := d.Handle(ctx, job); err != nil {
+		out, err := d.Handle(ctx, job)
+		if err != nil {
 			t.Fatal(err)
 		}
-		jobs := q.take()
-		if len(jobs) != 1 || jobs[0].Attempt != attempt || !jobs[0].NotBefore.After(now) {
-			t.Fatalf("attempt %d requeued as %+v", attempt, jobs)
+		if !out.Retry || out.Paused || out.Job.Attempt != attempt || !out.Job.NotBefore.After(now) {
+			t.Fatalf("attempt %d: %+v", attempt, out)
 		}
-		if delay := jobs[0].NotBefore.Sub(now); delay < time.Second<<(attempt-1)/2 || delay > time.Second<<(attempt-1) {
+		if delay := out.Job.NotBefore.Sub(now); delay < time.Second<<(attempt-1)/2 || delay > time.Second<<(attempt-1) {
 			t.Fatalf("attempt %d delay %v", attempt, delay)
 		}
-		job = jobs[0]
-		// Not due yet: handed straight back to the queue, no request.
+		job = out.Job
+		// Not due yet: handed straight back, no request.
 		before := rc.requests.Load()
-		if err := d.Handle(ctx, job); err != nil || rc.requests.Load() != before || len(q.take()) != 1 {
-			t.Fatalf("early job was attempted")
+		if out, err := d.Handle(ctx, job); err != nil || rc.requests.Load() != before || !out.Retry || out.Job.Attempt != job.Attempt {
+			t.Fatalf("early job was attempted: %+v %v", out, err)
 		}
 		now = job.NotBefore
 	}
-	if err := d.Handle(ctx, job); err != nil {
-		t.Fatal(err)
+	if out, err := d.Handle(ctx, job); err != nil || out.Retry {
+		t.Fatalf("%+v %v", out, err)
 	}
-	if got := rc.ids(); len(got) != 1 || got[0] != "e1" || len(q.take()) != 0 || rc.bad.Load() != 0 {
-		t.Fatalf("delivered %v, queue not empty or bad signatures %d", got, rc.bad.Load())
+	if got := rc.ids(); len(got) != 1 || got[0] != "e1" || rc.bad.Load() != 0 {
+		t.Fatalf("delivered %v, bad signatures %d", got, rc.bad.Load())
 	}
 
 	// A receiver that always fails: after the retry period the webhook is
-	// marked failing with the last error and the job is dropped.
+	// marked failing with the last error and the job is finished.
 	rc.status = func(int64) int { return http.StatusServiceUnavailable }
 	job = delivery.Job{Tenant: "acme", WebhookID: "wh1", EventID: "e2", Event: []byte(`{"id":"e2"}`)}
 	start := now
 	for i := 0; ; i++ {
-		if err := d.Handle(ctx, job); err != nil {
+		out, err := d.Handle(ctx, job)
+		if err != nil {
 			t.Fatal(err)
 		}
-		jobs := q.take()
-		if len(jobs) == 0 {
+		if !out.Retry {
 			break
 		}
-		job = jobs[0]
+		job = out.Job
 		now = job.NotBefore
 		if i > 200 {
 			t.Fatal("never gave up")
@@ -244,8 +223,8 @@ func TestDispatcherRetriesAndGivesUp(t *testing.T) {
 	// A later success clears the flag.
 	rc.status = func(int64) int { return http.StatusOK }
 	now = now.Add(time.Minute) // past the cache
-	if err := d.Handle(ctx, delivery.Job{Tenant: "acme", WebhookID: "wh1", EventID: "e3", Event: []byte(`{}`)}); err != nil {
-		t.Fatal(err)
+	if out, err := d.Handle(ctx, delivery.Job{Tenant: "acme", WebhookID: "wh1", EventID: "e3", Event: []byte(`{}`)}); err != nil || out.Retry {
+		t.Fatalf("%+v %v", out, err)
 	}
 	if w, _ := env.Store.GetWebhook(ctx, "acme", "wh1"); w.Failing {
 		t.Fatal("still failing after a success")
@@ -268,22 +247,22 @@ func TestDispatcherSuspendedAndRemoved(t *testing.T) {
 	if _, err := env.Store.SetTenantStatus(ctx, "acme", store.TenantSuspended); err != nil {
 		t.Fatal(err)
 	}
-	q := &sliceQueue{}
-	d := delivery.NewDispatcher(env.Store, q, delivery.Local, delivery.WithClock(func() time.Time { return now }))
+	d := delivery.NewDispatcher(env.Store, delivery.Local, delivery.WithClock(func() time.Time { return now }))
 	job := delivery.Job{Tenant: "acme", WebhookID: "wh1", EventID: "e1", Event: []byte(`{}`), First: now}
-	if err := d.Handle(ctx, job); err != nil {
+	out, err := d.Handle(ctx, job)
+	if err != nil {
 		t.Fatal(err)
 	}
-	jobs := q.take()
-	if len(jobs) != 1 || jobs[0].Attempt != 0 || rc.requests.Load() != 0 || !jobs[0].First.After(now) {
-		t.Fatalf("suspended tenant's job: %+v, %d requests", jobs, rc.requests.Load())
+	if !out.Retry || !out.Paused || out.Job.Attempt != 0 || rc.requests.Load() != 0 || !out.Job.First.After(now) ||
+		out.Job.NotBefore != now.Add(delivery.SuspendedDelay) {
+		t.Fatalf("suspended tenant's job: %+v, %d requests", out, rc.requests.Load())
 	}
 	if _, err := env.Store.SetTenantStatus(ctx, "acme", store.TenantActive); err != nil {
 		t.Fatal(err)
 	}
-	now = jobs[0].NotBefore.Add(time.Minute) // past the tenant cache
-	if err := d.Handle(ctx, jobs[0]); err != nil {
-		t.Fatal(err)
+	now = out.Job.NotBefore.Add(time.Minute) // past the tenant cache
+	if out, err := d.Handle(ctx, out.Job); err != nil || out.Retry {
+		t.Fatalf("%+v %v", out, err)
 	}
 	if got := rc.ids(); len(got) != 1 {
 		t.Fatalf("resumed tenant: delivered %v", got)
@@ -292,8 +271,8 @@ func TestDispatcherSuspendedAndRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(time.Minute)
-	if err := d.Handle(ctx, job); err != nil || len(q.take()) != 0 || len(rc.ids()) != 1 {
-		t.Fatalf("removed webhook's job was not dropped: %v", err)
+	if out, err := d.Handle(ctx, job); err != nil || out.Retry || len(rc.ids()) != 1 {
+		t.Fatalf("removed webhook's job was not dropped: %+v %v", out, err)
 	}
 }
 
@@ -308,7 +287,7 @@ func TestHangingReceiverIsCutOff(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	env := storetest.New(t)
-	d := delivery.NewDispatcher(env.Store, &sliceQueue{}, delivery.Local, delivery.WithHTTPClient(delivery.NewClient(delivery.Local, 100*time.Millisecond)))
+	d := delivery.NewDispatcher(env.Store, delivery.Local, delivery.WithHTTPClient(delivery.NewClient(delivery.Local, 100*time.Millisecond)))
 	start := time.Now()
 	err := d.Deliver(context.Background(), &store.Webhook{URL: srv.URL, Secret: "s"}, "e1", []byte(`{}`))
 	if err == nil {
@@ -319,44 +298,8 @@ func TestHangingReceiverIsCutOff(t *testing.T) {
 	}
 }
 
-func TestMemQueue(t *testing.T) {
-	q := delivery.NewMemQueue()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var mu sync.Mutex
-	var order []string
-	fails := atomic.Int64{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		q.Run(ctx, 1, func(_ context.Context, j delivery.Job) error {
-			if j.EventID == "flaky" && fails.Add(1) == 1 {
-				panic("boom") // recovered and handed back
-			}
-			mu.Lock()
-			order = append(order, j.EventID)
-			mu.Unlock()
-			return nil
-		})
-	}()
-	now := time.Now()
-	_ = q.Enqueue(ctx, []delivery.Job{{EventID: "later", NotBefore: now.Add(150 * time.Millisecond)}, {EventID: "a"}, {EventID: "b"}})
-	deadline := time.Now().Add(5 * time.Second)
-	for q.Pending() > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	mu.Lock()
-	got := strings.Join(order, ",")
-	mu.Unlock()
-	if got != "a,b,later" {
-		t.Fatalf("order = %s", got)
-	}
-	cancel()
-	<-done
-}
-
 func TestBackoffCoversADay(t *testing.T) {
-	d := delivery.NewDispatcher(nil, &sliceQueue{}, delivery.Strict)
+	d := delivery.NewDispatcher(nil, delivery.Strict)
 	var total time.Duration
 	attempts := 0
 	for total < delivery.DefaultRetryFor {
@@ -374,7 +317,7 @@ func TestBackoffCoversADay(t *testing.T) {
 }
 
 func TestStrictDispatcherRefusesHTTP(t *testing.T) {
-	d := delivery.NewDispatcher(nil, &sliceQueue{}, delivery.Strict)
+	d := delivery.NewDispatcher(nil, delivery.Strict)
 	err := d.Deliver(context.Background(), &store.Webhook{URL: "http://hooks.example.com/x", Secret: "s"}, "e1", []byte(`{}`))
 	if !errors.Is(err, delivery.ErrURL) {
 		t.Fatalf("http URL under the strict policy: %v", err)
@@ -400,20 +343,19 @@ func TestReceiverDownFiveMinutes(t *testing.T) {
 	if err := env.Store.CreateWebhook(ctx, "acme", &store.Webhook{ID: "wh", URL: srv.URL, Secret: "s"}); err != nil {
 		t.Fatal(err)
 	}
-	q := &sliceQueue{}
-	d := delivery.NewDispatcher(env.Store, q, delivery.Local, delivery.WithClock(func() time.Time { return now }))
+	d := delivery.NewDispatcher(env.Store, delivery.Local, delivery.WithClock(func() time.Time { return now }))
 	job := delivery.Job{Tenant: "acme", WebhookID: "wh", EventID: "e1", Event: []byte(`{}`)}
 	attempts := 0
 	for {
 		attempts++
-		if err := d.Handle(ctx, job); err != nil {
+		out, err := d.Handle(ctx, job)
+		if err != nil {
 			t.Fatal(err)
 		}
-		jobs := q.take()
-		if len(jobs) == 0 {
+		if !out.Retry {
 			break
 		}
-		job, now = jobs[0], jobs[0].NotBefore
+		job, now = out.Job, out.Job.NotBefore
 	}
 	if got := rc.ids(); len(got) != 1 || now.Sub(start) < 5*time.Minute || now.Sub(start) > 15*time.Minute {
 		t.Fatalf("delivered %v after %v and %d attempts", got, now.Sub(start), attempts)
