@@ -38,7 +38,7 @@ func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: scimless invoke [flags] EVENT.json\n\nRuns an event through the handler of the Lambda function it is for, like\n`sam local invoke`, and prints what the handler returns: an API Gateway HTTP\nAPI (payload 2.0) event of /scim/v2 or /healthz through the SCIM function;\none of /xaas/v1 or /items, or an EventBridge scheduled event, through the\nxaas function (against a fresh table holding two seed records, a group and\nan in-process fake Okta); a table stream batch through the events function.")
+		fmt.Fprintln(stderr, "usage: scimless invoke [flags] EVENT.json\n\nRuns an event through the handler of the Lambda function it is for, like\n`sam local invoke`, and prints what the handler returns: an API Gateway HTTP\nAPI (payload 2.0) event of /scim/v2 or /healthz through the SCIM function;\none of /xaas/v1 or /items, or an EventBridge scheduled event, through the\nxaas function (against a fresh table holding two seed records, a group and\nan in-process fake Okta); a table stream batch through the events function;\nan SQS batch of webhook deliveries through the webhooks function.")
 		fs.PrintDefaults()
 	}
 	token := fs.String("token", invokeToken, "bearer token accepted for the default tenant")
@@ -72,6 +72,11 @@ func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		out = res.value()
 	} else if res, ok, err := streamInvoke(ctx, &tf, raw, stderr); ok {
+		if err != nil {
+			return err
+		}
+		out = res
+	} else if res, ok, err := queueInvoke(ctx, &tf, raw, stderr); ok {
 		if err != nil {
 			return err
 		}

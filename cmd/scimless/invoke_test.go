@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/scimless/scimless/pkg/webhook/delivery"
 )
 
 const (
@@ -104,6 +106,11 @@ func isXaaSEventFile(name string) bool { return strings.HasPrefix(name, "xaas-")
 // through the function's main by its own tests.
 func isStreamEventFile(name string) bool { return strings.HasPrefix(name, "stream-") }
 
+// isQueueEventFile reports whether events/name is an SQS batch for the
+// webhooks function; those are replayed by TestInvokeQueueEvents and
+// through the function's main by its own tests.
+func isQueueEventFile(name string) bool { return strings.HasPrefix(name, "sqs-") }
+
 // eventFiles returns events/*.json; an empty folder is a failure.
 func eventFiles(t *testing.T) []string {
 	t.Helper()
@@ -146,7 +153,7 @@ func TestEventCasesMatchFiles(t *testing.T) {
 		names = append(names, filepath.Base(f))
 	}
 	for _, n := range names {
-		if isXaaSEventFile(n) || isStreamEventFile(n) {
+		if isXaaSEventFile(n) || isStreamEventFile(n) || isQueueEventFile(n) {
 			continue
 		}
 		if _, ok := replayCases[n]; !ok {
@@ -382,6 +389,10 @@ func TestEventFilesShape(t *testing.T) {
 			t.Run(filepath.Base(file), func(t *testing.T) { checkStreamEvent(t, raw, keys) })
 			continue
 		}
+		if isQueueEventFile(filepath.Base(file)) {
+			t.Run(filepath.Base(file), func(t *testing.T) { checkQueueEvent(t, raw, keys) })
+			continue
+		}
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			if ev := checkHTTPAPIEvent(t, raw, keys); ev.IsBase64Encoded {
 				base64Seen = true
@@ -438,6 +449,33 @@ func checkStreamEvent(t *testing.T, raw []byte, keys map[string]json.RawMessage)
 			}
 		default:
 			t.Errorf("record %d: eventName %q", i, r.EventName)
+		}
+	}
+}
+
+// checkQueueEvent checks an SQS FIFO batch of delivery jobs as Lambda
+// delivers it to the webhooks function.
+func checkQueueEvent(t *testing.T, raw []byte, keys map[string]json.RawMessage) {
+	sameKeys(t, keys, []string{"Records"})
+	var ev events.SQSEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Records) == 0 {
+		t.Fatal("no records")
+	}
+	for i, m := range ev.Records {
+		a := m.Attributes
+		if m.EventSource != "aws:sqs" || m.MessageId == "" || m.ReceiptHandle == "" || !strings.HasSuffix(m.EventSourceARN, ".fifo") ||
+			a["MessageGroupId"] == "" || a["MessageDeduplicationId"] == "" || a["ApproximateReceiveCount"] == "" || a["SentTimestamp"] == "" {
+			t.Errorf("message %d is incomplete: %+v", i, m)
+		}
+		var j delivery.Job
+		if err := json.Unmarshal([]byte(m.Body), &j); err != nil || j.Tenant == "" || j.WebhookID == "" || j.EventID == "" || len(j.Event) == 0 {
+			t.Errorf("message %d: body is not a delivery job (%v): %s", i, err, m.Body)
+		}
+		if want := delivery.OrderKey(j.Tenant, j.WebhookID, j.Event); a["MessageGroupId"] != want || j.Key != want {
+			t.Errorf("message %d: group %q, job key %q, want %q", i, a["MessageGroupId"], j.Key, want)
 		}
 	}
 }
@@ -690,5 +728,28 @@ func TestInvokeStreamEvents(t *testing.T) {
 	}
 	if _, ok, _ := streamInvoke(t.Context(), newTableFlags(t), readFile(t, filepath.Join(eventsDir, "scim-get-user.json")), io.Discard); ok {
 		t.Error("an API Gateway event is taken for a stream batch")
+	}
+}
+
+// TestInvokeQueueEvents: `invoke` runs each SQS batch of events/ through
+// the webhooks function's handler; on the throw-away table the jobs'
+// webhooks do not exist, so every job is dropped, none handed back.
+func TestInvokeQueueEvents(t *testing.T) {
+	n := 0
+	for _, file := range eventFiles(t) {
+		if !isQueueEventFile(filepath.Base(file)) {
+			continue
+		}
+		n++
+		res, ok, err := queueInvoke(t.Context(), newTableFlags(t), readFile(t, file), io.Discard)
+		if !ok || err != nil || len(res.Response.BatchItemFailures) != 0 || len(res.Visibility) != 0 {
+			t.Errorf("%s: ok %v, err %v, result %+v", file, ok, err, res)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no SQS events in events/")
+	}
+	if _, ok, _ := queueInvoke(t.Context(), newTableFlags(t), readFile(t, filepath.Join(eventsDir, "stream-scim-writes.json")), io.Discard); ok {
+		t.Error("a stream batch is taken for an SQS batch")
 	}
 }

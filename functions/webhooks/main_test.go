@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -10,13 +11,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/scimless/scimless/pkg/lambdatest"
 	"github.com/scimless/scimless/pkg/store"
 	"github.com/scimless/scimless/pkg/store/storetest"
-	"github.com/scimless/scimless/pkg/webhook/delivery"
 )
 
 const runMainEnv = "SCIMLESS_TEST_RUN_MAIN"
@@ -99,17 +100,16 @@ func TestFunctionDeliversFromSQS(t *testing.T) {
 		"AWS_LAMBDA_RUNTIME_API="+rt.Addr,
 		"AWS_LAMBDA_FUNCTION_NAME=scimless-webhooks",
 	)
-	msg := func(id, group string, j delivery.Job) lambdaevents.SQSMessage {
-		b, _ := json.Marshal(j)
-		return lambdaevents.SQSMessage{MessageId: id, ReceiptHandle: "r" + id, Body: string(b),
-			Attributes: map[string]string{"MessageGroupId": group, "ApproximateReceiveCount": "1"}}
+	// The SAM event: three delivery jobs of tenant acme, the first and third
+	// for webhook "wh" about user u1 (one message group), the second for a
+	// webhook that no longer exists.
+	payload, err := os.ReadFile("../../events/sqs-webhook-deliveries.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	ev := lambdaevents.SQSEvent{Records: []lambdaevents.SQSMessage{
-		msg("1", "acme/wh/user/u1", delivery.Job{Tenant: "acme", WebhookID: "wh", EventID: "e1", Event: []byte(`{"id":"e1"}`)}),
-		msg("2", "acme/gone/user/u1", delivery.Job{Tenant: "acme", WebhookID: "gone", EventID: "e2", Event: []byte(`{}`)}),
-		msg("3", "acme/wh/user/u1", delivery.Job{Tenant: "acme", WebhookID: "wh", EventID: "e3", Event: []byte(`{"id":"e3"}`)}),
-	}}
-	payload, _ := json.Marshal(ev)
+	// The jobs were queued just now, so their retries have not run out.
+	payload = bytes.ReplaceAll(payload, []byte(`\"first\":\"2026-01-01T00:00:01Z\"`),
+		[]byte(`\"first\":\"`+time.Now().UTC().Format(time.RFC3339)+`\"`))
 	res := rt.Invoke(t, fn, "inv-1", payload)
 	if res.Failed {
 		t.Fatalf("function error %s\nstderr: %s", res.Body, fn.Stderr())
@@ -122,7 +122,7 @@ func TestFunctionDeliversFromSQS(t *testing.T) {
 	for _, f := range resp.BatchItemFailures {
 		failed = append(failed, f.ItemIdentifier)
 	}
-	if strings.Join(failed, ",") != "1,3" {
+	if strings.Join(failed, ",") != "059f36b4-87a3-44ab-83d2-665197552571,059f36b4-87a3-44ab-83d2-665197552573" {
 		t.Fatalf("failures %v, want 1,3 (the refused delivery and the later one of its group)\nstderr: %s", failed, fn.Stderr())
 	}
 	fn.Stop()

@@ -10,7 +10,8 @@ import (
 // OrderKey returns the key that orders a webhook's deliveries of event (its
 // JSON): the tenant, the webhook and the resource the event is about — the
 // user of a user.* event, the group of a group.* event and of a
-// group.member_* event (a group's membership changes share its line).
+// group.member_* event (a group's membership changes share its line); an
+// XaaS record by its externalId.
 // Deliveries with the same key are made one at a time, in the order they
 // were queued; deliveries with different keys are
 // independent. An event whose resource cannot be read is ordered with all
@@ -19,8 +20,9 @@ func OrderKey(tenant, webhookID string, event []byte) string {
 	var e struct {
 		Type string `json:"type"`
 		Data struct {
-			ID    string `json:"id"`
-			Group struct {
+			ID         string `json:"id"`
+			ExternalID string `json:"externalId"` // an XaaS record's key
+			Group      struct {
 				ID string `json:"id"`
 			} `json:"group"`
 		} `json:"data"`
@@ -28,6 +30,10 @@ func OrderKey(tenant, webhookID string, event []byte) string {
 	base := tenant + "/" + webhookID
 	if json.Unmarshal(event, &e) != nil {
 		return base
+	}
+	if e.Data.ID == "" && e.Data.ExternalID != "" {
+		// A record an XaaS source pushed: keyed apart from SCIM resources.
+		e.Data.ID = "xaas/" + e.Data.ExternalID
 	}
 	switch {
 	case strings.HasPrefix(e.Type, "group.member_"):

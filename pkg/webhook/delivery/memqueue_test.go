@@ -309,6 +309,8 @@ func TestOrderKey(t *testing.T) {
 		{`{"type":"group.updated","data":{"id":"g1"}}`, "acme/wh/group/g1"},
 		{`{"type":"group.member_added","data":{"group":{"id":"g1"},"user":{"id":"u1"}}}`, "acme/wh/group/g1"},
 		{`{"type":"group.member_removed","data":{"group":{"id":"g2"},"user":{"id":"u1"}}}`, "acme/wh/group/g2"},
+		{`{"type":"user.updated","data":{"externalId":"emp-1","active":true}}`, "acme/wh/user/xaas/emp-1"},
+		{`{"type":"group.updated","data":{"externalId":"eng","members":["emp-1"]}}`, "acme/wh/group/xaas/eng"},
 		{`{"type":"user.updated","data":{}}`, "acme/wh"},
 		{`not json`, "acme/wh"},
 	}
