@@ -63,27 +63,51 @@ type figureStack struct {
 	client *http.Client
 }
 
-func localFigures(t *testing.T, size int) {
+// figureHandler is the SCIM handler as `scimless dev` serves it, over an
+// in-memory engine reached in-process, with one token and no rate limit.
+type figureHandler struct {
+	eng     *localdb.Engine
+	store   *store.Store
+	metrics *store.Metrics
+	handler http.Handler
+}
+
+// newFigureHandler starts a figureHandler; it is torn down when tb ends.
+func newFigureHandler(tb testing.TB) *figureHandler {
+	tb.Helper()
 	ctx := context.Background()
 	eng, err := localdb.StartWith(localdb.Options{TTLSweepInterval: localdb.DefaultTTLSweepInterval})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer eng.Close()
+	tb.Cleanup(func() { _ = eng.Close() })
 	metrics := store.NewMetrics()
 	// As scimless dev does: the SDK reaches the engine in-process.
 	client, err := store.NewClient(ctx, store.ClientConfig{Endpoint: eng.Endpoint(), Metrics: metrics, HTTPClient: &http.Client{Transport: eng.RoundTripper()}, Unsigned: true})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := store.EnsureTable(ctx, client, table.DefaultName); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	st := store.New(client, table.DefaultName)
 	if _, _, err := auth.Issue(ctx, st, auth.IssueOptions{Tenant: "default", Secret: figuresToken, Label: "figures"}); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	srv := httptest.NewServer(scim.New(scim.Config{Store: st, Auth: auth.NewAuthenticator(st, 0)})) // no rate limit
+	h := scim.New(scim.Config{Store: st, Auth: auth.NewAuthenticator(st, 0)}) // no rate limit
+	return &figureHandler{eng: eng, store: st, metrics: metrics, handler: h}
+}
+
+// createBody is the POST /Users body of userName, as Okta sends it.
+func createBody(userName string) string {
+	return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + userName +
+		`","name":{"givenName":"Given","familyName":"Family"},"emails":[{"value":"` + userName + `","primary":true,"type":"work"}],"active":true}`
+}
+
+func localFigures(t *testing.T, size int) {
+	ls := newFigureHandler(t)
+	metrics := ls.metrics
+	srv := httptest.NewServer(ls.handler)
 	defer srv.Close()
 	fs := &figureStack{t: t, base: srv.URL + scim.Prefix, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
 
@@ -153,9 +177,7 @@ func localFigures(t *testing.T, size int) {
 
 // create POSTs a user and returns its id and the status.
 func (fs *figureStack) create(userName string) (string, int) {
-	body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + userName +
-		`","name":{"givenName":"Given","familyName":"Family"},"emails":[{"value":"` + userName + `","primary":true,"type":"work"}],"active":true}`
-	req, _ := http.NewRequest("POST", fs.base+"/Users", strings.NewReader(body))
+	req, _ := http.NewRequest("POST", fs.base+"/Users", strings.NewReader(createBody(userName)))
 	req.Header.Set("Authorization", "Bearer "+figuresToken)
 	req.Header.Set("Content-Type", "application/scim+json")
 	resp, err := fs.client.Do(req)

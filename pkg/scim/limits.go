@@ -67,6 +67,69 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 	return b.body.Write(p)
 }
 
+// maxPooledBody is the largest response buffer kept for another request:
+// larger ones (big list pages) are left to the garbage collector rather
+// than held by an idle pool.
+const maxPooledBody = 64 << 10
+
+// getBuffered returns an empty bufferedWriter, reused when one is free.
+func (s *Server) getBuffered() *bufferedWriter {
+	if b, ok := s.buffers.Get().(*bufferedWriter); ok {
+		return b
+	}
+	return &bufferedWriter{header: http.Header{}}
+}
+
+// putBuffered makes b, whose handler has finished and whose response has
+// been copied out, available to another request.
+func (s *Server) putBuffered(b *bufferedWriter) {
+	if b.body.Cap() > maxPooledBody {
+		return
+	}
+	clear(b.header)
+	b.status = 0
+	b.body.Reset()
+	s.buffers.Put(b)
+}
+
+// workers runs requests' handlers on long-lived goroutines. A handler's
+// call stack is deep (the DynamoDB client's middleware), so a new goroutine
+// per request would grow its stack, copying it, several times on every
+// request; a worker grows it once. A job goes to an idle worker, or to a new
+// one when none is idle, so no request ever waits for a worker; a worker
+// idle for workerIdle exits. Each job recovers its own panics.
+type workers struct {
+	jobs chan func()
+}
+
+// workerIdle is how long a worker waits for another job before it exits.
+const workerIdle = 10 * time.Second
+
+func newWorkers() *workers { return &workers{jobs: make(chan func())} }
+
+// run starts job on a worker and returns at once.
+func (p *workers) run(job func()) {
+	select {
+	case p.jobs <- job:
+	default:
+		go p.work(job)
+	}
+}
+
+func (p *workers) work(job func()) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		job()
+		idle.Reset(workerIdle)
+		select {
+		case job = <-p.jobs:
+		case <-idle.C:
+			return
+		}
+	}
+}
+
 // withTimeout runs h with a deadline. If h has not finished by then, the
 // client gets a SCIM 503 with Retry-After; h's context is cancelled, so its
 // store calls stop and a write already sent either completed or did not
@@ -79,12 +142,18 @@ func (s *Server) withTimeout(w http.ResponseWriter, r *http.Request, h http.Hand
 		h.ServeHTTP(w, r)
 		return r
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
-	defer cancel()
-	bw := &bufferedWriter{header: http.Header{}}
+	ctx := r.Context()
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > s.timeout {
+		// ServeHTTP has already set the deadline; a caller that has not
+		// gets one here.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
+	bw := s.getBuffered()
 	done := make(chan any, 1)
 	inner := r.WithContext(ctx)
-	go func() {
+	s.workers.run(func() {
 		// A panic is logged here, with the request id, even when the
 		// request has already been answered with a timeout.
 		defer func() {
@@ -95,7 +164,7 @@ func (s *Server) withTimeout(w http.ResponseWriter, r *http.Request, h http.Hand
 			done <- p
 		}()
 		h.ServeHTTP(bw, inner)
-	}()
+	})
 	timedOut := func() { s.writeError(w, r, s.timedOut()) }
 	select {
 	case p := <-done:
@@ -115,6 +184,7 @@ func (s *Server) withTimeout(w http.ResponseWriter, r *http.Request, h http.Hand
 		}
 		w.WriteHeader(bw.status)
 		_, _ = w.Write(bw.body.Bytes())
+		s.putBuffered(bw)
 		return inner.WithContext(r.Context())
 	case <-ctx.Done():
 		timedOut()

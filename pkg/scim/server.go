@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
@@ -86,7 +87,11 @@ type Server struct {
 	timeout  time.Duration
 	tenants  *tenants
 	noAudit  bool
-	limiter  ratelimit.Limiter
+	// workers run the handlers and buffers hold their responses (see
+	// withTimeout).
+	workers *workers
+	buffers sync.Pool
+	limiter ratelimit.Limiter
 	// maxResponse is MaxResponseBytes (lowered by tests).
 	maxResponse int
 }
@@ -109,6 +114,7 @@ func New(cfg Config) *Server {
 	}
 	s.tenants = &tenants{store: cfg.Store, now: s.now, m: map[string]cachedTenant{}}
 	s.noAudit = cfg.NoAudit
+	s.workers = newWorkers()
 	s.limiter = cfg.Limiter
 	s.maxResponse = MaxResponseBytes
 	s.mux = s.routes()
