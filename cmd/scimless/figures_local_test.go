@@ -83,7 +83,7 @@ func newFigureHandler(tb testing.TB) *figureHandler {
 	tb.Cleanup(func() { _ = eng.Close() })
 	metrics := store.NewMetrics()
 	// As scimless dev does: the SDK reaches the engine in-process.
-	client, err := store.NewClient(ctx, store.ClientConfig{Endpoint: eng.Endpoint(), Metrics: metrics, HTTPClient: &http.Client{Transport: eng.RoundTripper()}, Unsigned: true})
+	client, err := store.NewClient(ctx, store.ClientConfig{Endpoint: eng.Endpoint(), Metrics: metrics, HTTPClient: eng.HTTPClient(), Unsigned: true})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -32,7 +32,7 @@ type streamRecord struct {
 	seq      uint64
 	commit   uint64
 	at       time.Time
-	keys     item
+	h, r     value // the item's key (r is zero without a sort key)
 	old, new item
 	ttl      bool
 }
@@ -128,8 +128,9 @@ func (s *stream) appendRecord(b []byte, r *streamRecord, arn string) []byte {
 	b = append(b, `"dynamodb":{"ApproximateCreationDateTime":`...)
 	b = strconv.AppendInt(b, r.at.Unix(), 10)
 	b = append(b, `,"Keys":`...)
-	b = appendItem(b, r.keys)
-	size := r.keys.size()
+	keys := s.keys.item(r.h, r.r)
+	b = appendItem(b, keys)
+	size := keys.size()
 	if r.new != nil && (s.viewType == "NEW_IMAGE" || s.viewType == "NEW_AND_OLD_IMAGES") {
 		b = append(b, `,"NewImage":`...)
 		b = appendItem(b, r.new)

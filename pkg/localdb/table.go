@@ -13,6 +13,15 @@ type keySchema struct {
 	hashType, rngType kind // rngType is 0 when there is no sort key
 }
 
+// item returns the key attributes of the item with key (h, r).
+func (ks keySchema) item(h, r value) item {
+	k := item{ks.hash: h}
+	if ks.rng != "" {
+		k[ks.rng] = r
+	}
+	return k
+}
+
 // key extracts the key of it under ks; ok is false when an attribute is
 // missing or has the wrong type (for an index: the item is not indexed).
 func (ks keySchema) key(it item) (h, r value, ok bool) {
