@@ -87,10 +87,10 @@ type Server struct {
 	timeout  time.Duration
 	tenants  *tenants
 	noAudit  bool
-	// workers run the handlers and buffers hold their responses (see
+	// workers run the handlers, calls are the runs' reusable state (see
 	// withTimeout).
 	workers *workers
-	buffers sync.Pool
+	calls   sync.Pool
 	limiter ratelimit.Limiter
 	// maxResponse is MaxResponseBytes (lowered by tests).
 	maxResponse int
@@ -218,7 +218,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (auth.Principal, 
 	if r.ContentLength > MaxBodyBytes {
 		return p, r, scimerr.New(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", MaxBodyBytes)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	}
 	return p, r, nil
 }
 
@@ -255,12 +257,16 @@ func canonicalPath(p string) string {
 		return Prefix + p[len(Prefix):]
 	}
 	seg, tail, hasTail := strings.Cut(rest, "/")
-	out := Prefix + "/" + canonicalEndpoint(seg)
+	canonSeg, canonTail := canonicalEndpoint(seg), tail
+	if hasTail && strings.EqualFold(tail, ".search") {
+		canonTail = ".search"
+	}
+	if p[:len(Prefix)] == Prefix && canonSeg == seg && canonTail == tail {
+		return p // already canonical, as clients almost always send it
+	}
+	out := Prefix + "/" + canonSeg
 	if hasTail {
-		if strings.EqualFold(tail, ".search") {
-			tail = ".search"
-		}
-		out += "/" + tail
+		out += "/" + canonTail
 	}
 	return out
 }
