@@ -2,6 +2,7 @@ package localdb
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -56,6 +57,41 @@ func FuzzExpressions(f *testing.F) {
 		}
 		if ps, err := parseProjection(src, newParams(names, values)); err == nil {
 			_ = project(it, ps)
+		}
+	})
+}
+
+// FuzzDecodeGetItem: the direct GetItem decoder gives the same request, or
+// the same error, as encoding/json does.
+func FuzzDecodeGetItem(f *testing.F) {
+	for _, s := range []string{
+		`{"ConsistentRead":true,"Key":{"pk":{"S":"t#default"},"sk":{"S":"user#1"}},"TableName":"scimless"}`,
+		`{"TableName":"t","Key":{"pk":{"S":"a"}},"ProjectionExpression":"#a, b","ExpressionAttributeNames":{"#a":"a"}}`,
+		`{"TableName":"t","Key":{"pk":{"N":"1e3"}},"AttributesToGet":["a","b"]}`,
+		`{"tablename":"t","Key":{"pk":{"S":"a"}}}`,
+		`{"TableName":"t","Key":{"pk":{}}}`,
+		`{"TableName":null,"Key":{"pk":{"S":"a"}}}`,
+		`{"TableName":"t","ExpressionAttributeNames":{"#a":"a"},"ExpressionAttributeNames":{"#b":"b"}}`,
+		`{"TableName":"t\u00e9","Key":{"pk":{"S":"\ud800"}}}`,
+		`{}`, ``, ` `, `[]`, `{"TableName":5}`, `{"ConsistentRead":"true"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast, slow getItemRequest
+		errFast := decodeGetItem(data, &fast)
+		errSlow := decode(data, &slow)
+		if (errFast == nil) != (errSlow == nil) || errFast != nil && errFast.Error() != errSlow.Error() {
+			t.Fatalf("%s: error %v, encoding/json's %v", data, errFast, errSlow)
+		}
+		if errFast != nil {
+			return
+		}
+		if fast.TableName != slow.TableName || fast.ConsistentRead != slow.ConsistentRead ||
+			!equal(value{k: kM, c: map[string]value(fast.Key)}, value{k: kM, c: map[string]value(slow.Key)}) ||
+			(fast.Key == nil) != (slow.Key == nil) ||
+			!reflect.DeepEqual(fast.projectionInput, slow.projectionInput) {
+			t.Fatalf("%s: decoded %+v, encoding/json %+v", data, fast, slow)
 		}
 	})
 }

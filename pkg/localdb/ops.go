@@ -41,13 +41,8 @@ func projectIf(it item, ps []docPath) item {
 // ---- GetItem ----
 
 func (e *Engine) getItem(body []byte) (any, error) {
-	var req struct {
-		TableName string
-		Key       item
-		projectionInput
-		ConsistentRead bool
-	}
-	if err := decode(body, &req); err != nil {
+	var req getItemRequest
+	if err := decodeGetItem(body, &req); err != nil {
 		return nil, err
 	}
 	pr := newParams(req.ExpressionAttributeNames, nil)
