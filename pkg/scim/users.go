@@ -493,8 +493,13 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 			return page, nil
 		}
 		us := make([]*store.User, len(page))
+		grouped := false
 		for i, res := range page {
 			us[i] = byID[res["id"].(string)]
+			grouped = grouped || len(us[i].Groups) > 0
+		}
+		if !grouped {
+			return page, nil // rendered with groups, they would be the same
 		}
 		return s.userResources(r, q, us)
 	}
