@@ -252,10 +252,10 @@ func (e *Engine) apply(changes []change) (int64, error) {
 func (e *Engine) applyLocked(changes []change, now time.Time) {
 	streamed := false
 	for _, c := range changes {
-		c.t.set(c.h, c.r, c.new)
-		if c.t.stream != nil && (c.old != nil || c.new != nil) {
+		before, after := c.t.replace(c.h, c.r, c.old, true, c.new)
+		if c.t.stream != nil && (before.raw != nil || after.raw != nil) {
 			e.recSeq++
-			c.t.stream.add(streamRecord{seq: e.recSeq, commit: e.commit, at: now, h: c.h, r: c.r, old: c.old, new: c.new, ttl: c.ttl}, e.opts.StreamRetention)
+			c.t.stream.add(streamRecord{seq: e.recSeq, commit: e.commit, at: now, h: c.h, r: c.r, old: before, new: after, ttl: c.ttl}, e.opts.StreamRetention)
 			streamed = true
 		}
 	}
