@@ -2,7 +2,9 @@ package scim
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"testing"
 	"time"
@@ -45,5 +47,29 @@ func TestFastUserJSONMatchesRenderer(t *testing.T) {
 		if !reflect.DeepEqual(a, b) {
 			t.Fatalf("doc %d:\nfast %s\nslow %s", i, fast, slow)
 		}
+	}
+}
+
+// TestFilteredUserAsStored: a user found by a userName filter is the same
+// resource in the list as GET /Users/{id} returns, also with attributes
+// selected (TestGroupFlows checks a user in a group).
+func TestFilteredUserAsStored(t *testing.T) {
+	h := newHarness(t)
+	id := h.createUser(benchUser())
+	for _, tc := range []struct {
+		name, query string
+	}{
+		{"as stored", ""},
+		{"attributes", "&attributes=userName,title"},
+		{"excludedAttributes", "&excludedAttributes=emails"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			one := mustStatus(t, h.do(req{method: "GET", path: "/Users/" + id + "?" + tc.query[min(1, len(tc.query)):]}), http.StatusOK)
+			list := mustStatus(t, h.do(req{method: "GET", path: "/Users?filter=" + url.QueryEscape(`userName eq "BENCH.user@example.com"`) + tc.query}), http.StatusOK)
+			rs, _ := list["Resources"].([]any)
+			if len(rs) != 1 || !reflect.DeepEqual(rs[0], any(one)) {
+				t.Fatalf("filtered:\n%v\nGET:\n%v", list, one)
+			}
+		})
 	}
 }

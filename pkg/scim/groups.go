@@ -601,5 +601,5 @@ func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query)
 	if q.sortBy != "" {
 		sortResources(s.viewOf(r).groups, q, matched)
 	}
-	return s.writeSliceFor(w, r, s.viewOf(r).groups, q, matched, nil)
+	return s.writeSliceFor(w, r, s.viewOf(r).groups, q, matched, nil, nil)
 }

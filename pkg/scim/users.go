@@ -503,7 +503,21 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 		}
 		return s.userResources(r, q, us)
 	}
-	return s.writeSliceFor(w, r, s.viewOf(r).users, q, matched, enrich)
+	var encode func(Resource) []byte
+	if q.proj.include == nil && q.proj.exclude == nil && s.viewOf(r).plainUsers {
+		// A user in no group is written as stored, as GET /Users/{id}
+		// writes it, rather than encoding the resource rendered for the
+		// filter.
+		rt, base := s.viewOf(r).users, s.base(r)
+		encode = func(res Resource) []byte {
+			id, _ := res["id"].(string)
+			if u := byID[id]; u != nil && len(u.Groups) == 0 {
+				return appendUserJSON(make([]byte, 0, len(u.Doc)+512), rt, base, u, nil)
+			}
+			return nil
+		}
+	}
+	return s.writeSliceFor(w, r, s.viewOf(r).users, q, matched, enrich, encode)
 }
 
 // pageAllUsers serves an unfiltered page of users.
