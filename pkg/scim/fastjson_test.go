@@ -50,22 +50,26 @@ func TestFastUserJSONMatchesRenderer(t *testing.T) {
 	}
 }
 
-// TestFilteredUserAsStored: a user found by a userName filter is the same
-// resource in the list as GET /Users/{id} returns, also with attributes
-// selected (TestGroupFlows checks a user in a group).
+// TestFilteredUserAsStored: a user a filter finds is the same resource in
+// the list as GET /Users/{id} returns, whether the filter tests only id and
+// userName (decided without decoding the user) or other attributes, also
+// with attributes selected (TestGroupFlows checks a user in a group).
 func TestFilteredUserAsStored(t *testing.T) {
 	h := newHarness(t)
 	id := h.createUser(benchUser())
 	for _, tc := range []struct {
-		name, query string
+		name, filter, query string
 	}{
-		{"as stored", ""},
-		{"attributes", "&attributes=userName,title"},
-		{"excludedAttributes", "&excludedAttributes=emails"},
+		{"as stored", `userName eq "BENCH.user@example.com"`, ""},
+		{"id and userName", `id eq "` + id + `" and userName sw "bench"`, ""},
+		{"a scan", `userName ew "USER@example.com" or id eq "x"`, ""},
+		{"another attribute", `userName eq "bench.user@example.com" and title eq "Engineer"`, ""},
+		{"attributes", `userName eq "bench.user@example.com"`, "&attributes=userName,title"},
+		{"excludedAttributes", `userName eq "bench.user@example.com"`, "&excludedAttributes=emails"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			one := mustStatus(t, h.do(req{method: "GET", path: "/Users/" + id + "?" + tc.query[min(1, len(tc.query)):]}), http.StatusOK)
-			list := mustStatus(t, h.do(req{method: "GET", path: "/Users?filter=" + url.QueryEscape(`userName eq "BENCH.user@example.com"`) + tc.query}), http.StatusOK)
+			list := mustStatus(t, h.do(req{method: "GET", path: "/Users?filter=" + url.QueryEscape(tc.filter) + tc.query}), http.StatusOK)
 			rs, _ := list["Resources"].([]any)
 			if len(rs) != 1 || !reflect.DeepEqual(rs[0], any(one)) {
 				t.Fatalf("filtered:\n%v\nGET:\n%v", list, one)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/scimless/scimless/pkg/jsonstr"
@@ -445,13 +446,23 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 		evalQ.proj = projection{exclude: map[string]bool{"groups": true}}
 	}
 	byID := map[string]*store.User{}
+	// Okta's and Entra's existence checks (userName eq "…") with no sorting
+	// or attribute selection: the filter tests only id and userName, which
+	// the stored user holds as its document does, and a user in no group is
+	// written as stored (see encode below), so its document is never decoded.
+	asStored := q.sortBy == "" && q.proj.include == nil && q.proj.exclude == nil && s.viewOf(r).plainUsers && testsOnly(q, "id", "userName")
 	consider := func(u *store.User) error {
 		byID[u.ID] = u
-		rs, err := s.userResources(r, evalQ, []*store.User{u})
-		if err != nil {
-			return err
+		var res Resource
+		if asStored && len(u.Groups) == 0 {
+			res = Resource{"id": u.ID, "userName": u.UserName}
+		} else {
+			rs, err := s.userResources(r, evalQ, []*store.User{u})
+			if err != nil {
+				return err
+			}
+			res = rs[0]
 		}
-		res := rs[0]
 		if q.filter == nil || q.filter.Match(res) {
 			matched = append(matched, res)
 		}
@@ -518,6 +529,19 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 		}
 	}
 	return s.writeSliceFor(w, r, s.viewOf(r).users, q, matched, enrich, encode)
+}
+
+// testsOnly reports whether q's filter tests no attribute but attrs.
+func testsOnly(q query, attrs ...string) bool {
+	if q.filter == nil {
+		return false
+	}
+	for _, a := range q.filter.Attrs() {
+		if !slices.Contains(attrs, a) {
+			return false
+		}
+	}
+	return true
 }
 
 // pageAllUsers serves an unfiltered page of users.
