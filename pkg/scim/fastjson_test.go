@@ -77,3 +77,41 @@ func TestFilteredUserAsStored(t *testing.T) {
 		})
 	}
 }
+
+// TestListedUsersAsStored: an unfiltered page (Okta's import) holds each
+// user as GET /Users/{id} returns it, with its groups, also with attributes
+// selected.
+func TestListedUsersAsStored(t *testing.T) {
+	h := newHarness(t)
+	var ids []string
+	for _, name := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+		u := benchUser()
+		u["userName"] = name
+		ids = append(ids, h.createUser(u))
+	}
+	mustStatus(t, h.do(req{method: "POST", path: "/Groups", body: map[string]any{
+		"displayName": `Ops "EU"`, "members": []any{map[string]any{"value": ids[1]}}}}), http.StatusCreated)
+	for _, query := range []string{"", "&attributes=userName,groups", "&excludedAttributes=emails"} {
+		list := mustStatus(t, h.do(req{method: "GET", path: "/Users?startIndex=1&count=10" + query}), http.StatusOK)
+		rs, _ := list["Resources"].([]any)
+		if len(rs) != len(ids) {
+			t.Fatalf("%q: %d resources, want %d", query, len(rs), len(ids))
+		}
+		for _, res := range rs {
+			id, _ := res.(map[string]any)["id"].(string)
+			one := mustStatus(t, h.do(req{method: "GET", path: "/Users/" + id + "?" + query[min(1, len(query)):]}), http.StatusOK)
+			if !reflect.DeepEqual(res, any(one)) {
+				t.Errorf("%q: listed\n%v\nGET\n%v", query, res, one)
+			}
+		}
+		grouped := 0
+		for _, res := range rs {
+			if gs, _ := res.(map[string]any)["groups"].([]any); len(gs) == 1 && res.(map[string]any)["id"] == ids[1] {
+				grouped++
+			}
+		}
+		if grouped != 1 {
+			t.Errorf("%q: the group member's groups are missing: %v", query, rs)
+		}
+	}
+}

@@ -417,11 +417,12 @@ func indexEquality(q query) (filter.Equality, bool) {
 // pageAll serves an unfiltered, unsorted page of a resource type. The total
 // comes from the tenant's counter item; the page starts from the cursor the
 // previous page saved (or from an RFC 9865 cursor), so an import of N
-// resources reads O(N) items in total.
+// resources reads O(N) items in total. render returns the page's resources
+// and, optionally, their encoder (see fitPage).
 func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, key string,
 	start func(ctx context.Context, tenant, query string, offset int) (store.PageStart, error),
 	list func(ctx context.Context, tenant, after string, n int) ([]T, string, error),
-	render func([]T) ([]Resource, error),
+	render func([]T) ([]Resource, func(Resource) []byte, error),
 	rt *schema.ResourceType,
 ) error {
 	ctx, tenant := r.Context(), tenantOf(r)
@@ -472,11 +473,11 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 	if err != nil {
 		return err
 	}
-	rs, err := render(items)
+	rs, encode, err := render(items)
 	if err != nil {
 		return err
 	}
-	out, err := s.fitPage(rt, q.proj, rs, nil)
+	out, err := s.fitPage(rt, q.proj, rs, encode)
 	if err != nil {
 		return err
 	}

@@ -551,8 +551,39 @@ func (s *Server) pageAllUsers(w http.ResponseWriter, r *http.Request, q query) e
 			p, err := s.store.ListUsers(ctx, tenant, after, n)
 			return p.Users, p.Last, err
 		},
-		func(us []*store.User) ([]Resource, error) { return s.userResources(r, q, us) },
+		func(us []*store.User) ([]Resource, func(Resource) []byte, error) { return s.userPage(r, q, us) },
 		s.viewOf(r).users)
+}
+
+// userPage renders a page of users. In their default representation (no
+// attribute selection) each user is written as stored, with its groups, as
+// GET /Users/{id} writes it: the resources returned then only carry the
+// users' ids, for the encoder returned with them.
+func (s *Server) userPage(r *http.Request, q query, us []*store.User) ([]Resource, func(Resource) []byte, error) {
+	v := s.viewOf(r)
+	if q.proj.include != nil || q.proj.exclude != nil || !v.plainUsers {
+		rs, err := s.userResources(r, q, us)
+		return rs, nil, err
+	}
+	groups, err := s.userGroups(r, q, us)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs := make([]Resource, len(us))
+	byID := make(map[string]*store.User, len(us))
+	for i, u := range us {
+		rs[i] = Resource{"id": u.ID}
+		byID[u.ID] = u
+	}
+	base := s.base(r)
+	return rs, func(res Resource) []byte {
+		id, _ := res["id"].(string)
+		u := byID[id]
+		if u == nil {
+			return nil
+		}
+		return appendUserJSON(make([]byte, 0, len(u.Doc)+512), v.users, base, u, groups)
+	}, nil
 }
 
 // userResources renders users with their groups. The display names of all
