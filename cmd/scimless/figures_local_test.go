@@ -128,27 +128,27 @@ func localFigures(t *testing.T, size int) {
 
 	// POST at this size: 2,000 more.
 	var extra atomic.Int64
-	rate, p50, p99 := fs.measure(2000, func(int) int {
+	ph := fs.measure(2000, func(int) int {
 		_, code := fs.create(fmt.Sprintf("extra%07d-%d@example.com", extra.Add(1), size))
 		return code
 	}, http.StatusCreated)
-	fmt.Printf("FIGURE local users=%d POST /Users: %.0f/s (p50 %s, p99 %s)\n", size, rate, p50, p99)
+	fmt.Printf("FIGURE local users=%d POST /Users: %s\n", size, ph)
 
-	rate, p50, p99 = fs.measure(20000, func(k int) int {
+	ph = fs.measure(20000, func(k int) int {
 		return fs.do("GET", "/Users/"+ids[rand.IntN(size)], nil)
 	}, http.StatusOK)
-	fmt.Printf("FIGURE local users=%d GET /Users/{id}: %.0f/s (p50 %s, p99 %s)\n", size, rate, p50, p99)
+	fmt.Printf("FIGURE local users=%d GET /Users/{id}: %s\n", size, ph)
 
-	rate, p50, p99 = fs.measure(5000, func(k int) int {
+	ph = fs.measure(5000, func(k int) int {
 		body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"name.givenName","value":"G` + strconv.Itoa(k) + `"}]}`
 		return fs.do("PATCH", "/Users/"+ids[rand.IntN(size)], []byte(body))
 	}, http.StatusOK)
-	fmt.Printf("FIGURE local users=%d PATCH /Users/{id}: %.0f/s (p50 %s, p99 %s)\n", size, rate, p50, p99)
+	fmt.Printf("FIGURE local users=%d PATCH /Users/{id}: %s\n", size, ph)
 
-	rate, p50, p99 = fs.measure(10000, func(k int) int {
+	ph = fs.measure(10000, func(k int) int {
 		return fs.do("GET", "/Users?filter="+url.QueryEscape(`userName eq "`+names[rand.IntN(size)]+`"`), nil)
 	}, http.StatusOK)
-	fmt.Printf("FIGURE local users=%d GET /Users?filter=userName eq: %.0f/s (p50 %s, p99 %s)\n", size, rate, p50, p99)
+	fmt.Printf("FIGURE local users=%d GET /Users?filter=userName eq: %s\n", size, ph)
 
 	var walks []time.Duration
 	before := metrics.Snapshot()
@@ -247,12 +247,35 @@ func (fs *figureStack) parallel(total int, fn func(k int) int, want int) []time.
 	return lat
 }
 
-// measure returns the rate and the median and 99th percentile latency of
-// total calls of fn from 8 clients.
-func (fs *figureStack) measure(total int, fn func(k int) int, want int) (float64, time.Duration, time.Duration) {
+// phase is what measure measured.
+type phase struct {
+	rate     float64       // requests per second
+	p50, p99 time.Duration // latency
+	// cpu is the process's CPU time (user and system) per request: the
+	// server, the engine and the load's clients together. Unlike the rate
+	// it hardly moves when other processes share the machine.
+	cpu time.Duration
+}
+
+func (ph phase) String() string {
+	return fmt.Sprintf("%.0f/s (p50 %s, p99 %s; %s of CPU per request)", ph.rate, ph.p50, ph.p99, ph.cpu)
+}
+
+// measure returns the rate, the median and 99th percentile latency and the
+// CPU time per call of total calls of fn from 8 clients.
+func (fs *figureStack) measure(total int, fn func(k int) int, want int) phase {
+	cpu0 := processCPU()
 	t0 := time.Now()
 	lat := fs.parallel(total, fn, want)
 	rate := float64(total) / time.Since(t0).Seconds()
+	cpu := (processCPU() - cpu0) / time.Duration(total)
 	slices.Sort(lat)
-	return rate, lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)*99/100].Round(time.Microsecond)
+	return phase{rate: rate, p50: lat[len(lat)/2].Round(time.Microsecond), p99: lat[len(lat)*99/100].Round(time.Microsecond), cpu: cpu.Round(time.Microsecond)}
+}
+
+// processCPU returns the CPU time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
