@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -94,7 +95,10 @@ func newFigureHandler(tb testing.TB) *figureHandler {
 	if _, _, err := auth.Issue(ctx, st, auth.IssueOptions{Tenant: "default", Secret: figuresToken, Label: "figures"}); err != nil {
 		tb.Fatal(err)
 	}
-	h := scim.New(scim.Config{Store: st, Auth: auth.NewAuthenticator(st, 0)}) // no rate limit
+	// As scimless dev does, with its log lines formatted (and dropped
+	// rather than written to a terminal); no rate limit.
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h := scim.New(scim.Config{Store: st, Auth: auth.NewAuthenticator(st, 0), Logger: logger})
 	return &figureHandler{eng: eng, store: st, metrics: metrics, handler: h}
 }
 
