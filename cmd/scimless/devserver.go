@@ -166,12 +166,16 @@ func (c *apiErrorConn) Read(p []byte) (int, error) {
 }
 
 func (c *apiErrorConn) Write(p []byte) (int, error) {
+	status, reason, ok := parseServerError(p)
 	c.mu.Lock()
-	start := c.read
-	c.read = nil
+	var path string
+	if ok {
+		path = requestPath(c.read)
+	}
+	c.read = c.read[:0] // the next request's start reuses the buffer
 	c.mu.Unlock()
-	if status, reason, ok := parseServerError(p); ok {
-		if _, err := c.Conn.Write(apiErrorResponse(status, reason, requestPath(start))); err != nil {
+	if ok {
+		if _, err := c.Conn.Write(apiErrorResponse(status, reason, path)); err != nil {
 			return 0, err
 		}
 		return len(p), nil

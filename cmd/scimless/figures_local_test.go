@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -63,27 +64,54 @@ type figureStack struct {
 	client *http.Client
 }
 
-func localFigures(t *testing.T, size int) {
+// figureHandler is the SCIM handler as `scimless dev` serves it, over an
+// in-memory engine reached in-process, with one token and no rate limit.
+type figureHandler struct {
+	eng     *localdb.Engine
+	store   *store.Store
+	metrics *store.Metrics
+	handler http.Handler
+}
+
+// newFigureHandler starts a figureHandler; it is torn down when tb ends.
+func newFigureHandler(tb testing.TB) *figureHandler {
+	tb.Helper()
 	ctx := context.Background()
 	eng, err := localdb.StartWith(localdb.Options{TTLSweepInterval: localdb.DefaultTTLSweepInterval})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer eng.Close()
+	tb.Cleanup(func() { _ = eng.Close() })
 	metrics := store.NewMetrics()
 	// As scimless dev does: the SDK reaches the engine in-process.
-	client, err := store.NewClient(ctx, store.ClientConfig{Endpoint: eng.Endpoint(), Metrics: metrics, HTTPClient: &http.Client{Transport: eng.RoundTripper()}, Unsigned: true})
+	client, err := store.NewClient(ctx, store.ClientConfig{Endpoint: eng.Endpoint(), Metrics: metrics, HTTPClient: eng.HTTPClient(), Unsigned: true})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := store.EnsureTable(ctx, client, table.DefaultName); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	st := store.New(client, table.DefaultName)
 	if _, _, err := auth.Issue(ctx, st, auth.IssueOptions{Tenant: "default", Secret: figuresToken, Label: "figures"}); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	srv := httptest.NewServer(scim.New(scim.Config{Store: st, Auth: auth.NewAuthenticator(st, 0)})) // no rate limit
+	// As scimless dev does, with its log lines formatted (and dropped
+	// rather than written to a terminal); no rate limit.
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h := scim.New(scim.Config{Store: st, Auth: auth.NewAuthenticator(st, 0), Logger: logger})
+	return &figureHandler{eng: eng, store: st, metrics: metrics, handler: h}
+}
+
+// createBody is the POST /Users body of userName, as Okta sends it.
+func createBody(userName string) string {
+	return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + userName +
+		`","name":{"givenName":"Given","familyName":"Family"},"emails":[{"value":"` + userName + `","primary":true,"type":"work"}],"active":true}`
+}
+
+func localFigures(t *testing.T, size int) {
+	ls := newFigureHandler(t)
+	metrics := ls.metrics
+	srv := httptest.NewServer(ls.handler)
 	defer srv.Close()
 	fs := &figureStack{t: t, base: srv.URL + scim.Prefix, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
 
@@ -104,27 +132,27 @@ func localFigures(t *testing.T, size int) {
 
 	// POST at this size: 2,000 more.
 	var extra atomic.Int64
-	rate, p50, p99 := fs.measure(2000, func(int) int {
+	ph := fs.measure(2000, func(int) int {
 		_, code := fs.create(fmt.Sprintf("extra%07d-%d@example.com", extra.Add(1), size))
 		return code
 	}, http.StatusCreated)
-	fmt.Printf("FIGURE local users=%d POST /Users: %.0f/s (p50 %s, p99 %s)\n", size, rate, p50, p99)
+	fmt.Printf("FIGURE local users=%d POST /Users: %s\n", size, ph)
 
-	rate, p50, p99 = fs.measure(20000, func(k int) int {
+	ph = fs.measure(20000, func(k int) int {
 		return fs.do("GET", "/Users/"+ids[rand.IntN(size)], nil)
 	}, http.StatusOK)
-	fmt.Printf("FIGURE local users=%d GET /Users/{id}: %.0f/s (p50 %s, p99 %s)\n", size, rate, p50, p99)
+	fmt.Printf("FIGURE local users=%d GET /Users/{id}: %s\n", size, ph)
 
-	rate, p50, p99 = fs.measure(5000, func(k int) int {
+	ph = fs.measure(5000, func(k int) int {
 		body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"name.givenName","value":"G` + strconv.Itoa(k) + `"}]}`
 		return fs.do("PATCH", "/Users/"+ids[rand.IntN(size)], []byte(body))
 	}, http.StatusOK)
-	fmt.Printf("FIGURE local users=%d PATCH /Users/{id}: %.0f/s (p50 %s, p99 %s)\n", size, rate, p50, p99)
+	fmt.Printf("FIGURE local users=%d PATCH /Users/{id}: %s\n", size, ph)
 
-	rate, p50, p99 = fs.measure(10000, func(k int) int {
+	ph = fs.measure(10000, func(k int) int {
 		return fs.do("GET", "/Users?filter="+url.QueryEscape(`userName eq "`+names[rand.IntN(size)]+`"`), nil)
 	}, http.StatusOK)
-	fmt.Printf("FIGURE local users=%d GET /Users?filter=userName eq: %.0f/s (p50 %s, p99 %s)\n", size, rate, p50, p99)
+	fmt.Printf("FIGURE local users=%d GET /Users?filter=userName eq: %s\n", size, ph)
 
 	var walks []time.Duration
 	before := metrics.Snapshot()
@@ -153,9 +181,7 @@ func localFigures(t *testing.T, size int) {
 
 // create POSTs a user and returns its id and the status.
 func (fs *figureStack) create(userName string) (string, int) {
-	body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + userName +
-		`","name":{"givenName":"Given","familyName":"Family"},"emails":[{"value":"` + userName + `","primary":true,"type":"work"}],"active":true}`
-	req, _ := http.NewRequest("POST", fs.base+"/Users", strings.NewReader(body))
+	req, _ := http.NewRequest("POST", fs.base+"/Users", strings.NewReader(createBody(userName)))
 	req.Header.Set("Authorization", "Bearer "+figuresToken)
 	req.Header.Set("Content-Type", "application/scim+json")
 	resp, err := fs.client.Do(req)
@@ -225,12 +251,35 @@ func (fs *figureStack) parallel(total int, fn func(k int) int, want int) []time.
 	return lat
 }
 
-// measure returns the rate and the median and 99th percentile latency of
-// total calls of fn from 8 clients.
-func (fs *figureStack) measure(total int, fn func(k int) int, want int) (float64, time.Duration, time.Duration) {
+// phase is what measure measured.
+type phase struct {
+	rate     float64       // requests per second
+	p50, p99 time.Duration // latency
+	// cpu is the process's CPU time (user and system) per request: the
+	// server, the engine and the load's clients together. Unlike the rate
+	// it hardly moves when other processes share the machine.
+	cpu time.Duration
+}
+
+func (ph phase) String() string {
+	return fmt.Sprintf("%.0f/s (p50 %s, p99 %s; %s of CPU per request)", ph.rate, ph.p50, ph.p99, ph.cpu)
+}
+
+// measure returns the rate, the median and 99th percentile latency and the
+// CPU time per call of total calls of fn from 8 clients.
+func (fs *figureStack) measure(total int, fn func(k int) int, want int) phase {
+	cpu0 := processCPU()
 	t0 := time.Now()
 	lat := fs.parallel(total, fn, want)
 	rate := float64(total) / time.Since(t0).Seconds()
+	cpu := (processCPU() - cpu0) / time.Duration(total)
 	slices.Sort(lat)
-	return rate, lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)*99/100].Round(time.Microsecond)
+	return phase{rate: rate, p50: lat[len(lat)/2].Round(time.Microsecond), p99: lat[len(lat)*99/100].Round(time.Microsecond), cpu: cpu.Round(time.Microsecond)}
+}
+
+// processCPU returns the CPU time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

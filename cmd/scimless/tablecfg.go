@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -61,7 +60,7 @@ func (o *openedTable) Close() {
 func (t *tableFlags) open(ctx context.Context, embedded, create bool) (*openedTable, error) {
 	o := &openedTable{Metrics: store.NewMetrics()}
 	endpoint := t.endpoint
-	var httpClient *http.Client
+	var httpClient *localdb.Client
 	if embedded && !t.endpointSet {
 		eng, err := localdb.StartWith(localdb.Options{Dir: t.dataDir, TTLSweepInterval: localdb.DefaultTTLSweepInterval})
 		if err != nil {
@@ -70,7 +69,7 @@ func (t *tableFlags) open(ctx context.Context, embedded, create bool) (*openedTa
 		o.Engine, o.Embedded, endpoint = eng, true, eng.Endpoint()
 		// The engine also listens on endpoint, for other processes (the
 		// CLI's -dynamodb-endpoint); this process reaches it without a socket.
-		httpClient = &http.Client{Transport: eng.RoundTripper()}
+		httpClient = eng.HTTPClient()
 	}
 	cc := store.ClientConfig{Endpoint: endpoint, Region: t.region, Metrics: o.Metrics}
 	if httpClient != nil {

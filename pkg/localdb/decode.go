@@ -336,3 +336,138 @@ func (d *avDecoder) typed(typ string) (value, error) {
 	}
 	return value{}, &apiError{typ: "SerializationException", msg: fmt.Sprintf("Unknown attribute value type %q", typ)}
 }
+
+// rawKey reads an object's member name that has no escapes and returns its
+// bytes, without copying them (ok is false for any other name).
+func (d *avDecoder) rawKey() (k []byte, ok bool) {
+	d.ws()
+	if d.peek() != '"' {
+		return nil, false
+	}
+	for j := d.i + 1; j < len(d.b); j++ {
+		switch d.b[j] {
+		case '\\':
+			return nil, false
+		case '"':
+			k = d.b[d.i+1 : j]
+			d.i = j + 1
+			return k, true
+		}
+	}
+	return nil, false
+}
+
+// stringMap reads {"name": "string", ...}.
+func (d *avDecoder) stringMap() (map[string]string, error) {
+	if err := d.expect('{'); err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	d.ws()
+	if d.peek() == '}' {
+		d.i++
+		return m, nil
+	}
+	for {
+		k, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		if err := d.expect(':'); err != nil {
+			return nil, err
+		}
+		v, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		m[k] = v
+		d.ws()
+		switch d.peek() {
+		case ',':
+			d.i++
+		case '}':
+			d.i++
+			return m, nil
+		default:
+			return nil, errAVSyntax
+		}
+	}
+}
+
+// getItemRequest is a GetItem request.
+type getItemRequest struct {
+	TableName string
+	Key       item
+	projectionInput
+	ConsistentRead bool
+}
+
+// decodeGetItem decodes a GetItem request. A request in the shape the SDK
+// sends (only the members below, spelled as DynamoDB spells them, none of
+// them null) is read directly, without encoding/json's reflection; any
+// other goes through decode, so the result and every error are the same
+// either way.
+func decodeGetItem(body []byte, req *getItemRequest) error {
+	if json.Valid(body) && fastGetItem(body, req) {
+		return nil
+	}
+	*req = getItemRequest{}
+	return decode(body, req)
+}
+
+func fastGetItem(body []byte, req *getItemRequest) bool {
+	d := avDecoder{b: body}
+	if d.expect('{') != nil {
+		return false
+	}
+	d.ws()
+	if d.peek() == '}' {
+		return false // decode says what is missing
+	}
+	for {
+		k, ok := d.rawKey()
+		if !ok || d.expect(':') != nil {
+			return false
+		}
+		d.ws()
+		if d.peek() == 'n' {
+			return false // null: encoding/json leaves the member as it is
+		}
+		var err error
+		switch string(k) {
+		case "TableName":
+			req.TableName, err = d.str()
+		case "Key":
+			req.Key, err = d.object()
+		case "ConsistentRead":
+			req.ConsistentRead, err = d.boolean()
+		case "ProjectionExpression":
+			var s string
+			s, err = d.str()
+			req.ProjectionExpression = &s
+		case "ExpressionAttributeNames":
+			if req.ExpressionAttributeNames != nil {
+				return false // encoding/json merges a repeated map
+			}
+			req.ExpressionAttributeNames, err = d.stringMap()
+		case "AttributesToGet":
+			req.AttributesToGet, err = d.strings()
+		default:
+			return false
+		}
+		if err != nil {
+			return false
+		}
+		d.ws()
+		switch d.peek() {
+		case ',':
+			d.i++
+		case '}':
+			d.i++
+			d.ws()
+			return d.i == len(d.b)
+		default:
+			return false
+		}
+	}
+}

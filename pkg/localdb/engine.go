@@ -212,6 +212,12 @@ func (e *Engine) Close() error {
 // without a socket (for an SDK client's HTTPClient).
 func (e *Engine) RoundTripper() http.RoundTripper { return roundTripper{e.handler} }
 
+// HTTPClient returns a client that serves requests in-process, without a
+// socket, for an SDK client's HTTPClient option. It spares the work of an
+// http.Client (redirects, cookies, header copies) that a request which never
+// leaves the process does not need.
+func (e *Engine) HTTPClient() *Client { return &Client{roundTripper{e.handler}} }
+
 // change is one item's write in a commit.
 type change struct {
 	t        *table
@@ -246,10 +252,10 @@ func (e *Engine) apply(changes []change) (int64, error) {
 func (e *Engine) applyLocked(changes []change, now time.Time) {
 	streamed := false
 	for _, c := range changes {
-		c.t.set(c.h, c.r, c.new)
-		if c.t.stream != nil && (c.old != nil || c.new != nil) {
+		before, after := c.t.replace(c.h, c.r, c.old, true, c.new)
+		if c.t.stream != nil && (before.raw != nil || after.raw != nil) {
 			e.recSeq++
-			c.t.stream.add(streamRecord{seq: e.recSeq, commit: e.commit, at: now, keys: c.t.keyItem(c.h, c.r), old: c.old, new: c.new, ttl: c.ttl}, e.opts.StreamRetention)
+			c.t.stream.add(streamRecord{seq: e.recSeq, commit: e.commit, at: now, h: c.h, r: c.r, old: before, new: after, ttl: c.ttl}, e.opts.StreamRetention)
 			streamed = true
 		}
 	}
@@ -274,13 +280,7 @@ func (e *Engine) durable(pos int64) error {
 }
 
 // keyItem returns the key attributes of the item with key (h, r).
-func (t *table) keyItem(h, r value) item {
-	k := item{t.key.hash: h}
-	if t.key.rng != "" {
-		k[t.key.rng] = r
-	}
-	return k
-}
+func (t *table) keyItem(h, r value) item { return t.key.item(h, r) }
 
 // sweepLoop deletes expired items every TTLSweepInterval.
 func (e *Engine) sweepLoop() {

@@ -184,12 +184,12 @@ type updateAction struct {
 type params struct {
 	names      map[string]string
 	values     map[string]value
-	usedNames  map[string]bool
+	usedNames  map[string]bool // made on first use
 	usedValues map[string]bool
 }
 
 func newParams(names map[string]string, values map[string]value) *params {
-	return &params{names: names, values: values, usedNames: map[string]bool{}, usedValues: map[string]bool{}}
+	return &params{names: names, values: values}
 }
 
 // unused reports placeholders no expression used.
@@ -439,6 +439,9 @@ func (p *parser) operand() (operand, error) {
 		if !ok {
 			return nil, &exprErr{"An expression attribute value used in expression is not defined; attribute value: " + t.text}
 		}
+		if p.pr.usedValues == nil {
+			p.pr.usedValues = map[string]bool{}
+		}
 		p.pr.usedValues[t.text] = true
 		return &opValue{v}, nil
 	case tIdent:
@@ -509,6 +512,9 @@ func (p *parser) pathName() (string, error) {
 		n, ok := p.pr.names[t.text]
 		if !ok {
 			return "", &exprErr{"An expression attribute name used in the document path is not defined; attribute name: " + t.text}
+		}
+		if p.pr.usedNames == nil {
+			p.pr.usedNames = map[string]bool{}
 		}
 		p.pr.usedNames[t.text] = true
 		return n, nil

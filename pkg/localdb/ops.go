@@ -41,13 +41,8 @@ func projectIf(it item, ps []docPath) item {
 // ---- GetItem ----
 
 func (e *Engine) getItem(body []byte) (any, error) {
-	var req struct {
-		TableName string
-		Key       item
-		projectionInput
-		ConsistentRead bool
-	}
-	if err := decode(body, &req); err != nil {
+	var req getItemRequest
+	if err := decodeGetItem(body, &req); err != nil {
 		return nil, err
 	}
 	pr := newParams(req.ExpressionAttributeNames, nil)
@@ -68,12 +63,17 @@ func (e *Engine) getItem(body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	it := t.get(h, r)
-	if it == nil {
+	s, ok := t.getStored(h, r)
+	if !ok {
 		return json.RawMessage("{}"), nil
 	}
+	if ps == nil {
+		b := append(make([]byte, 0, len(s.raw)+10), `{"Item":`...)
+		b = append(b, s.raw...)
+		return json.RawMessage(append(b, '}')), nil
+	}
 	b := append(make([]byte, 0, 512), `{"Item":`...)
-	b = appendItem(b, projectIf(it, ps))
+	b = appendItem(b, projectIf(s.item(), ps))
 	return json.RawMessage(append(b, '}')), nil
 }
 
@@ -335,7 +335,7 @@ func (p *readPlan) lastKey(x *entry) item {
 
 // readResult collects a page.
 type readResult struct {
-	items        []item
+	items        [][]byte // encoded
 	count        int
 	scanned      int
 	bytes        int
@@ -346,19 +346,27 @@ type readResult struct {
 // visit evaluates one entry; false stops the walk.
 func (p *readPlan) visit(res *readResult, x *entry) (bool, error) {
 	res.scanned++
-	res.bytes += x.it.size()
+	res.bytes += x.size
 	res.last = x
 	match := true
+	var it item
+	if p.filter != nil || p.proj != nil {
+		it = x.item()
+	}
 	if p.filter != nil {
 		var err error
-		if match, err = evalCond(x.it, p.filter); err != nil {
+		if match, err = evalCond(it, p.filter); err != nil {
 			return false, relabel(err, "FilterExpression")
 		}
 	}
 	if match {
 		res.count++
-		if !p.count {
-			res.items = append(res.items, projectIf(x.it, p.proj))
+		switch {
+		case p.count:
+		case p.proj != nil:
+			res.items = append(res.items, appendItem(nil, project(it, p.proj)))
+		default:
+			res.items = append(res.items, x.raw)
 		}
 	}
 	if (p.limit > 0 && res.scanned >= p.limit) || res.bytes >= pageLimit {
@@ -375,11 +383,11 @@ func (p *readPlan) response(res *readResult) ([]byte, error) {
 	b = append(b, itoa(res.scanned)...)
 	if !p.count {
 		b = append(b, `,"Items":[`...)
-		for i, it := range res.items {
+		for i, raw := range res.items {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendItem(b, it)
+			b = append(b, raw...)
 		}
 		b = append(b, ']')
 	}

@@ -32,16 +32,16 @@ type streamRecord struct {
 	seq      uint64
 	commit   uint64
 	at       time.Time
-	keys     item
-	old, new item
+	h, r     value  // the item's key (r is zero without a sort key)
+	old, new stored // the images (raw nil when there is none)
 	ttl      bool
 }
 
 func (r *streamRecord) eventName() string {
 	switch {
-	case r.old == nil:
+	case r.old.raw == nil:
 		return "INSERT"
-	case r.new == nil:
+	case r.new.raw == nil:
 		return "REMOVE"
 	}
 	return "MODIFY"
@@ -128,17 +128,18 @@ func (s *stream) appendRecord(b []byte, r *streamRecord, arn string) []byte {
 	b = append(b, `"dynamodb":{"ApproximateCreationDateTime":`...)
 	b = strconv.AppendInt(b, r.at.Unix(), 10)
 	b = append(b, `,"Keys":`...)
-	b = appendItem(b, r.keys)
-	size := r.keys.size()
-	if r.new != nil && (s.viewType == "NEW_IMAGE" || s.viewType == "NEW_AND_OLD_IMAGES") {
+	keys := s.keys.item(r.h, r.r)
+	b = appendItem(b, keys)
+	size := keys.size()
+	if r.new.raw != nil && (s.viewType == "NEW_IMAGE" || s.viewType == "NEW_AND_OLD_IMAGES") {
 		b = append(b, `,"NewImage":`...)
-		b = appendItem(b, r.new)
-		size += r.new.size()
+		b = append(b, r.new.raw...)
+		size += r.new.size
 	}
-	if r.old != nil && (s.viewType == "OLD_IMAGE" || s.viewType == "NEW_AND_OLD_IMAGES") {
+	if r.old.raw != nil && (s.viewType == "OLD_IMAGE" || s.viewType == "NEW_AND_OLD_IMAGES") {
 		b = append(b, `,"OldImage":`...)
-		b = appendItem(b, r.old)
-		size += r.old.size()
+		b = append(b, r.old.raw...)
+		size += r.old.size
 	}
 	b = append(b, `,"SequenceNumber":"`...)
 	b = append(b, seqString(r.seq)...)

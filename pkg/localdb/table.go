@@ -1,6 +1,7 @@
 package localdb
 
 import (
+	"bytes"
 	"strings"
 	"time"
 
@@ -11,6 +12,15 @@ import (
 type keySchema struct {
 	hash, rng         string
 	hashType, rngType kind // rngType is 0 when there is no sort key
+}
+
+// item returns the key attributes of the item with key (h, r).
+func (ks keySchema) item(h, r value) item {
+	k := item{ks.hash: h}
+	if ks.rng != "" {
+		k[ks.rng] = r
+	}
+	return k
 }
 
 // key extracts the key of it under ks; ok is false when an attribute is
@@ -46,7 +56,42 @@ type entry struct {
 	th, tr value // table key (index entries only)
 	rb     bound // position of r when it is a pivot
 	tb     bound // position of (th, tr) when it is a pivot
-	it     item
+	stored       // the item (in an index: its projection)
+}
+
+// stored is an item as the trees and the stream keep it: encoded in
+// DynamoDB JSON (appendItem's encoding, which decodes to the same item),
+// with its size as DynamoDB counts it. Encoded bytes hold no pointers, so
+// the garbage collector does not walk every attribute of every item of a
+// large table on each cycle, and a read without a projection or a filter
+// answers with the bytes as they are. raw is nil when there is no item.
+type stored struct {
+	raw  []byte
+	size int
+}
+
+// encodeItem returns it as stored.
+func encodeItem(it item) stored {
+	if it == nil {
+		return stored{}
+	}
+	raw := appendItem(make([]byte, 0, it.size()+16*len(it)+16), it)
+	if cap(raw) > len(raw)+len(raw)/4 {
+		raw = bytes.Clone(raw) // the estimate was short; keep no spare capacity
+	}
+	return stored{raw: raw, size: it.size()}
+}
+
+// item decodes the stored item (nil when there is none).
+func (s stored) item() item {
+	if s.raw == nil {
+		return nil
+	}
+	var it item
+	if err := it.UnmarshalJSON(s.raw); err != nil {
+		panic("localdb: a stored item does not decode: " + err.Error())
+	}
+	return it
 }
 
 func lessTable(a, b *entry) bool {
@@ -99,6 +144,14 @@ type index struct {
 	projection string   // ALL, KEYS_ONLY or INCLUDE
 	include    []string // INCLUDE's non-key attributes
 	tree       *btree.BTreeG[*entry]
+}
+
+// project returns what the index stores of it (s is it, stored).
+func (ix *index) store(t *table, it item, s stored) stored {
+	if ix.projection == "ALL" {
+		return s
+	}
+	return encodeItem(ix.project(t, it))
 }
 
 // project returns what the index stores of it.
@@ -156,54 +209,68 @@ func (t *table) index(name string) *index {
 
 // get returns the item with key (h, r), or nil.
 func (t *table) get(h, r value) item {
+	s, _ := t.getStored(h, r)
+	return s.item()
+}
+
+// getStored returns the item with key (h, r) as stored.
+func (t *table) getStored(h, r value) (stored, bool) {
 	e, ok := t.tree.Get(&entry{h: h, r: r})
 	if !ok {
-		return nil
+		return stored{}, false
 	}
-	return e.it
+	return e.stored, true
 }
 
 // set stores it (nil deletes the item with key h, r) and maintains every
-// index. It returns the previous item. O(log n) per tree.
-func (t *table) set(h, r value, it item) item {
-	var old item
+// index. It returns what was stored before and what is stored now. O(log n)
+// per tree.
+func (t *table) set(h, r value, it item) (before, after stored) {
+	return t.replace(h, r, nil, false, it)
+}
+
+// replace is set for a caller that has read the item stored under (h, r)
+// under the same write lock: old (nil when there is none) spares decoding
+// it again to find its index entries.
+func (t *table) replace(h, r value, old item, haveOld bool, it item) (before, after stored) {
+	after = encodeItem(it)
+	var prev *entry
+	var ok bool
 	if it == nil {
-		if prev, ok := t.tree.Delete(&entry{h: h, r: r}); ok {
-			old = prev.it
-		}
+		prev, ok = t.tree.Delete(&entry{h: h, r: r})
 	} else {
-		if prev, ok := t.tree.Set(&entry{h: h, r: r, it: it}); ok {
-			old = prev.it
-		}
+		prev, ok = t.tree.Set(&entry{h: h, r: r, stored: after})
 	}
-	if old != nil {
-		t.bytes -= int64(old.size())
+	if ok {
+		before = prev.stored
 	}
-	if it != nil {
-		t.bytes += int64(it.size())
+	t.bytes += int64(after.size - before.size)
+	if len(t.indexes) == 0 && t.ttlIndex == nil {
+		return before, after
+	}
+	if !haveOld || (old == nil) != (before.raw == nil) {
+		old = before.item()
 	}
 	if t.ttlIndex != nil {
-		t.ttlIndex.update(t, h, r, old, it)
+		t.ttlIndex.update(t, h, r, old, it, after)
 	}
 	for _, ix := range t.indexes {
-		ix.update(t, h, r, old, it)
+		ix.update(t, h, r, old, it, after)
 	}
-	return old
+	return before, after
 }
 
 // update moves the index entry of the item with table key (h, r) from old
-// to it (either may be nil).
-func (ix *index) update(t *table, h, r value, old, it item) {
-	{
-		if old != nil {
-			if ih, ir, ok := ix.key.key(old); ok {
-				ix.tree.Delete(&entry{h: ih, r: ir, th: h, tr: r})
-			}
+// to it (either may be nil); s is it, stored.
+func (ix *index) update(t *table, h, r value, old, it item, s stored) {
+	if old != nil {
+		if ih, ir, ok := ix.key.key(old); ok {
+			ix.tree.Delete(&entry{h: ih, r: ir, th: h, tr: r})
 		}
-		if it != nil {
-			if ih, ir, ok := ix.key.key(it); ok {
-				ix.tree.Set(&entry{h: ih, r: ir, th: h, tr: r, it: ix.project(t, it)})
-			}
+	}
+	if it != nil {
+		if ih, ir, ok := ix.key.key(it); ok {
+			ix.tree.Set(&entry{h: ih, r: ir, th: h, tr: r, stored: ix.store(t, it, s)})
 		}
 	}
 }
@@ -217,7 +284,7 @@ func (t *table) enableTTL(attr string) {
 	}
 	t.ttlIndex = &index{name: "ttl", key: keySchema{hash: attr, hashType: kN}, projection: "KEYS_ONLY", tree: newTree(lessIndex)}
 	t.tree.Scan(func(e *entry) bool {
-		t.ttlIndex.update(t, e.h, e.r, nil, e.it)
+		t.ttlIndex.update(t, e.h, e.r, nil, e.item(), e.stored)
 		return true
 	})
 }

@@ -411,6 +411,12 @@ type snapItems struct {
 	Items []item `json:"i"`
 }
 
+// snapItemsOut is snapItems as written: the items as stored.
+type snapItemsOut struct {
+	Table string            `json:"t"`
+	Items []json.RawMessage `json:"i"`
+}
+
 // maybeCompact starts a snapshot when the log has grown past twice the last
 // snapshot (and compactMin). Caller holds e.mu for writing.
 func (e *Engine) maybeCompact() {
@@ -507,7 +513,7 @@ func writeSnapshot(dir string, gen int, hdr snapHeader, trees map[string]*btree.
 	hb, _ := json.Marshal(hdr)
 	err = put(recHeader, hb)
 	for _, name := range sortedKeys(trees) {
-		batch := snapItems{Table: name}
+		batch := snapItemsOut{Table: name}
 		bytes := 0
 		flush := func() {
 			if err == nil && len(batch.Items) > 0 {
@@ -518,8 +524,8 @@ func writeSnapshot(dir string, gen int, hdr snapHeader, trees map[string]*btree.
 			}
 		}
 		trees[name].Scan(func(x *entry) bool {
-			batch.Items = append(batch.Items, x.it)
-			bytes += x.it.size()
+			batch.Items = append(batch.Items, x.raw)
+			bytes += x.size
 			if len(batch.Items) == 1000 || bytes >= 4<<20 {
 				flush()
 			}

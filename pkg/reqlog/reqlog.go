@@ -35,33 +35,44 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-type idKey struct{}
+// info is what a request's context carries: its id and client address. One
+// context value holds both, so that Start adds one value per request.
+type info struct{ id, client string }
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) info {
+	if in, ok := ctx.Value(infoKey{}).(*info); ok {
+		return *in
+	}
+	return info{}
+}
 
 // WithID returns a copy of ctx that carries the request id id.
 func WithID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, idKey{}, id)
+	in := infoFrom(ctx)
+	in.id = id
+	return context.WithValue(ctx, infoKey{}, &in)
 }
 
 // IDFrom returns the request id ctx carries, or "" if it carries none.
 func IDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(idKey{}).(string)
-	return id
+	return infoFrom(ctx).id
 }
-
-type clientKey struct{}
 
 // WithClient returns a copy of ctx that carries addr, the network address of
 // the client a request comes from.
 func WithClient(ctx context.Context, addr string) context.Context {
-	return context.WithValue(ctx, clientKey{}, addr)
+	in := infoFrom(ctx)
+	in.client = addr
+	return context.WithValue(ctx, infoKey{}, &in)
 }
 
 // ClientFrom returns the client address ctx carries (set by Start from the
 // request's RemoteAddr: "IP:port" from a listener, the source IP API Gateway
 // saw on Lambda), or "" if it carries none.
 func ClientFrom(ctx context.Context) string {
-	addr, _ := ctx.Value(clientKey{}).(string)
-	return addr
+	return infoFrom(ctx).client
 }
 
 // Recorder is an http.ResponseWriter that records the status a handler
@@ -87,7 +98,7 @@ func Start(w http.ResponseWriter, r *http.Request) (*Recorder, *http.Request) {
 	id := ID(r)
 	rec := &Recorder{ResponseWriter: w, ID: id, start: start}
 	rec.Header().Set(header, id)
-	return rec, r.WithContext(WithClient(WithID(r.Context(), id), r.RemoteAddr))
+	return rec, r.WithContext(context.WithValue(r.Context(), infoKey{}, &info{id: id, client: r.RemoteAddr}))
 }
 
 // WriteHeader records code if no status was recorded yet and writes it.

@@ -251,6 +251,38 @@ func TestHandlerPanics(t *testing.T) {
 	}
 }
 
+// TestHandlersRunConcurrently checks that the workers running handlers
+// never make a request wait for another: 20 handlers that each wait until
+// all 20 are running finish, and each request gets its own response, also
+// when the workers and response buffers are reused for the next round.
+func TestHandlersRunConcurrently(t *testing.T) {
+	s := New(Config{RequestTimeout: 5 * time.Second})
+	const n = 20
+	for round := range 3 {
+		var running sync.WaitGroup
+		running.Add(n)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			running.Done()
+			running.Wait()
+			w.Header().Set("X-Request", r.URL.Query().Get("k"))
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprintf(w, "response %s", r.URL.Query().Get("k"))
+		})
+		var wg sync.WaitGroup
+		for k := range n {
+			wg.Go(func() {
+				w := httptest.NewRecorder()
+				s.withTimeout(w, httptest.NewRequest("GET", fmt.Sprintf("/scim/v2/Users?k=%d", k), nil), h)
+				want := fmt.Sprint(k)
+				if w.Code != http.StatusAccepted || w.Header().Get("X-Request") != want || w.Body.String() != "response "+want {
+					t.Errorf("round %d, request %d: %d %q %q", round, k, w.Code, w.Header().Get("X-Request"), w.Body)
+				}
+			})
+		}
+		wg.Wait()
+	}
+}
+
 // TestDeleteGroupWhileAddingMember races DELETE /Groups/{id} with a PATCH
 // adding a member to it, 20 times, then reads the whole table: no membership
 // item and no group id in a user may outlive its group.

@@ -2,7 +2,9 @@ package scim
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"testing"
 	"time"
@@ -44,6 +46,72 @@ func TestFastUserJSONMatchesRenderer(t *testing.T) {
 		_ = json.Unmarshal(slow, &b)
 		if !reflect.DeepEqual(a, b) {
 			t.Fatalf("doc %d:\nfast %s\nslow %s", i, fast, slow)
+		}
+	}
+}
+
+// TestFilteredUserAsStored: a user a filter finds is the same resource in
+// the list as GET /Users/{id} returns, whether the filter tests only id and
+// userName (decided without decoding the user) or other attributes, also
+// with attributes selected (TestGroupFlows checks a user in a group).
+func TestFilteredUserAsStored(t *testing.T) {
+	h := newHarness(t)
+	id := h.createUser(benchUser())
+	for _, tc := range []struct {
+		name, filter, query string
+	}{
+		{"as stored", `userName eq "BENCH.user@example.com"`, ""},
+		{"id and userName", `id eq "` + id + `" and userName sw "bench"`, ""},
+		{"a scan", `userName ew "USER@example.com" or id eq "x"`, ""},
+		{"another attribute", `userName eq "bench.user@example.com" and title eq "Engineer"`, ""},
+		{"attributes", `userName eq "bench.user@example.com"`, "&attributes=userName,title"},
+		{"excludedAttributes", `userName eq "bench.user@example.com"`, "&excludedAttributes=emails"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			one := mustStatus(t, h.do(req{method: "GET", path: "/Users/" + id + "?" + tc.query[min(1, len(tc.query)):]}), http.StatusOK)
+			list := mustStatus(t, h.do(req{method: "GET", path: "/Users?filter=" + url.QueryEscape(tc.filter) + tc.query}), http.StatusOK)
+			rs, _ := list["Resources"].([]any)
+			if len(rs) != 1 || !reflect.DeepEqual(rs[0], any(one)) {
+				t.Fatalf("filtered:\n%v\nGET:\n%v", list, one)
+			}
+		})
+	}
+}
+
+// TestListedUsersAsStored: an unfiltered page (Okta's import) holds each
+// user as GET /Users/{id} returns it, with its groups, also with attributes
+// selected.
+func TestListedUsersAsStored(t *testing.T) {
+	h := newHarness(t)
+	var ids []string
+	for _, name := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+		u := benchUser()
+		u["userName"] = name
+		ids = append(ids, h.createUser(u))
+	}
+	mustStatus(t, h.do(req{method: "POST", path: "/Groups", body: map[string]any{
+		"displayName": `Ops "EU"`, "members": []any{map[string]any{"value": ids[1]}}}}), http.StatusCreated)
+	for _, query := range []string{"", "&attributes=userName,groups", "&excludedAttributes=emails"} {
+		list := mustStatus(t, h.do(req{method: "GET", path: "/Users?startIndex=1&count=10" + query}), http.StatusOK)
+		rs, _ := list["Resources"].([]any)
+		if len(rs) != len(ids) {
+			t.Fatalf("%q: %d resources, want %d", query, len(rs), len(ids))
+		}
+		for _, res := range rs {
+			id, _ := res.(map[string]any)["id"].(string)
+			one := mustStatus(t, h.do(req{method: "GET", path: "/Users/" + id + "?" + query[min(1, len(query)):]}), http.StatusOK)
+			if !reflect.DeepEqual(res, any(one)) {
+				t.Errorf("%q: listed\n%v\nGET\n%v", query, res, one)
+			}
+		}
+		grouped := 0
+		for _, res := range rs {
+			if gs, _ := res.(map[string]any)["groups"].([]any); len(gs) == 1 && res.(map[string]any)["id"] == ids[1] {
+				grouped++
+			}
+		}
+		if grouped != 1 {
+			t.Errorf("%q: the group member's groups are missing: %v", query, rs)
 		}
 	}
 }

@@ -528,7 +528,10 @@ func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query)
 				p, err := s.store.ListGroups(ctx, tenant, after, n)
 				return p.Groups, p.Last, err
 			},
-			func(gs []*store.Group) ([]Resource, error) { return s.groupResources(r, q, gs, false) },
+			func(gs []*store.Group) ([]Resource, func(Resource) []byte, error) {
+				rs, err := s.groupResources(r, q, gs, false)
+				return rs, nil, err
+			},
 			s.viewOf(r).groups)
 	}
 	var candidates []*store.Group
@@ -601,5 +604,5 @@ func (s *Server) serveGroupList(w http.ResponseWriter, r *http.Request, q query)
 	if q.sortBy != "" {
 		sortResources(s.viewOf(r).groups, q, matched)
 	}
-	return s.writeSliceFor(w, r, s.viewOf(r).groups, q, matched, nil)
+	return s.writeSliceFor(w, r, s.viewOf(r).groups, q, matched, nil, nil)
 }

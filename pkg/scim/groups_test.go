@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -196,6 +197,13 @@ func TestGroupFlows(t *testing.T) {
 	_, ua := e.do("GET", "/Users/"+a, nil)
 	if gs, _ := ua["groups"].([]any); len(gs) != 1 || gs[0].(map[string]any)["display"] != "Put Name" {
 		t.Fatalf("user groups: %v", ua["groups"])
+	}
+	// And in a filtered list of users.
+	code, list = e.do("GET", "/Users?filter="+url.QueryEscape(`userName eq "`+ua["userName"].(string)+`"`), nil)
+	if rs, _ := list["Resources"].([]any); code != 200 || len(rs) != 1 {
+		t.Fatalf("filter userName: %d %v", code, list)
+	} else if gs, _ := rs[0].(map[string]any)["groups"].([]any); len(gs) != 1 || gs[0].(map[string]any)["display"] != "Put Name" {
+		t.Fatalf("filtered user groups: %v", rs[0])
 	}
 	// Duplicate displayName, case-insensitive.
 	if code, res := e.do("POST", "/Groups", map[string]any{"displayName": "put name"}); code != 409 || res["scimType"] != "uniqueness" {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -67,6 +68,99 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 	return b.body.Write(p)
 }
 
+// call is one run of a handler on a worker: the request, the buffered
+// response and the channel that reports the end of the run (with what the
+// handler panicked with, if it did). A call whose run ended in time is
+// reused by a later request.
+type call struct {
+	h    http.Handler
+	r    *http.Request
+	w    bufferedWriter
+	done chan any
+	log  *slog.Logger
+}
+
+// maxPooledBody is the largest response buffer kept for another request:
+// larger ones (big list pages) are left to the garbage collector rather
+// than held by an idle pool.
+const maxPooledBody = 64 << 10
+
+// newCall returns a call of h on r, reused when one is free.
+func (s *Server) newCall(h http.Handler, r *http.Request) *call {
+	c, ok := s.calls.Get().(*call)
+	if !ok {
+		c = &call{w: bufferedWriter{header: http.Header{}}, done: make(chan any, 1), log: s.log}
+	}
+	c.h, c.r = h, r
+	return c
+}
+
+// release makes c, whose run has ended and whose response has been copied
+// out, available to another request.
+func (s *Server) release(c *call) {
+	if c.w.body.Cap() > maxPooledBody {
+		return
+	}
+	clear(c.w.header)
+	c.w.status = 0
+	c.w.body.Reset()
+	c.h, c.r = nil, nil
+	s.calls.Put(c)
+}
+
+// run runs the handler and reports its end on c.done.
+func (c *call) run() {
+	// A panic is logged here, with the request id, even when the
+	// request has already been answered with a timeout.
+	defer func() {
+		p := recover()
+		if p != nil {
+			ctx := c.r.Context()
+			c.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()), "request_id", reqlog.IDFrom(ctx))
+		}
+		c.done <- p
+	}()
+	c.h.ServeHTTP(&c.w, c.r)
+}
+
+// workers runs requests' handlers on long-lived goroutines. A handler's
+// call stack is deep (the DynamoDB client's middleware), so a new goroutine
+// per request would grow its stack, copying it, several times on every
+// request; a worker grows it once. A call goes to an idle worker, or to a
+// new one when none is idle, so no request ever waits for a worker; a
+// worker idle for workerIdle exits. Each call recovers its own panics.
+type workers struct {
+	calls chan *call
+}
+
+// workerIdle is how long a worker waits for another call before it exits.
+const workerIdle = 10 * time.Second
+
+func newWorkers() *workers { return &workers{calls: make(chan *call)} }
+
+// run starts c on a worker and returns at once.
+func (p *workers) run(c *call) {
+	select {
+	case p.calls <- c:
+	default:
+		go p.work(c)
+	}
+}
+
+func (p *workers) work(c *call) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		c.run()
+		idle.Reset(workerIdle)
+		select {
+		case c = <-p.calls:
+		case <-idle.C:
+			return
+		}
+	}
+}
+
 // withTimeout runs h with a deadline. If h has not finished by then, the
 // client gets a SCIM 503 with Retry-After; h's context is cancelled, so its
 // store calls stop and a write already sent either completed or did not
@@ -79,26 +173,20 @@ func (s *Server) withTimeout(w http.ResponseWriter, r *http.Request, h http.Hand
 		h.ServeHTTP(w, r)
 		return r
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
-	defer cancel()
-	bw := &bufferedWriter{header: http.Header{}}
-	done := make(chan any, 1)
+	ctx := r.Context()
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > s.timeout {
+		// ServeHTTP has already set the deadline; a caller that has not
+		// gets one here.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
 	inner := r.WithContext(ctx)
-	go func() {
-		// A panic is logged here, with the request id, even when the
-		// request has already been answered with a timeout.
-		defer func() {
-			p := recover()
-			if p != nil {
-				s.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()), "request_id", reqlog.IDFrom(ctx))
-			}
-			done <- p
-		}()
-		h.ServeHTTP(bw, inner)
-	}()
+	c := s.newCall(h, inner)
+	s.workers.run(c)
 	timedOut := func() { s.writeError(w, r, s.timedOut()) }
 	select {
-	case p := <-done:
+	case p := <-c.done:
 		if p != nil {
 			s.writeError(w, r, errors.New("panic")) // logged above
 			return r
@@ -107,14 +195,18 @@ func (s *Server) withTimeout(w http.ResponseWriter, r *http.Request, h http.Hand
 			timedOut() // finished, but too late for its result to be trusted
 			return r
 		}
-		for k, v := range bw.header {
+		for k, v := range c.w.header {
 			w.Header()[k] = v
 		}
-		if bw.status == 0 {
-			bw.status = http.StatusOK
+		if c.w.status == 0 {
+			c.w.status = http.StatusOK
 		}
-		w.WriteHeader(bw.status)
-		_, _ = w.Write(bw.body.Bytes())
+		w.WriteHeader(c.w.status)
+		_, _ = w.Write(c.w.body.Bytes())
+		s.release(c)
+		if ctx == r.Context() {
+			return inner
+		}
 		return inner.WithContext(r.Context())
 	case <-ctx.Done():
 		timedOut()

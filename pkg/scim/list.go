@@ -290,14 +290,24 @@ func sortResources(rt *schema.ResourceType, q query, rs []Resource) {
 // holds fewer, and itemsPerPage says so: the client asks for the next page
 // from there. A resource too large for any response is refused with 400
 // tooMany.
-func (s *Server) fitPage(rt *schema.ResourceType, proj projection, items []Resource) ([][]byte, error) {
+//
+// encode, when not nil, may encode a resource itself (returning nil when it
+// does not): the users of a filtered list are written as stored that way
+// (see appendUserJSON) rather than through json.Marshal.
+func (s *Server) fitPage(rt *schema.ResourceType, proj projection, items []Resource, encode func(Resource) []byte) ([][]byte, error) {
 	budget := s.maxResponse - pageEnvelope
 	out := make([][]byte, 0, len(items))
 	for i, res := range items {
 		res = proj.apply(rt, res)
-		b, err := json.Marshal(res)
-		if err != nil {
-			return nil, fmt.Errorf("encode resource: %w", err)
+		var b []byte
+		if encode != nil {
+			b = encode(res)
+		}
+		if b == nil {
+			var err error
+			if b, err = json.Marshal(res); err != nil {
+				return nil, fmt.Errorf("encode resource: %w", err)
+			}
 		}
 		budget -= jsonstr.QuotedLen(b) + 1
 		if budget < 0 {
@@ -356,7 +366,7 @@ func writePage(w http.ResponseWriter, items [][]byte, total, startIndex int, nex
 // writeSliceFor pages an in-memory result list of resource type rt.
 // enrich, if not nil, completes the resources of the page (e.g. a user's
 // groups) before projection.
-func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schema.ResourceType, q query, matched []Resource, enrich func([]Resource) ([]Resource, error)) error {
+func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schema.ResourceType, q query, matched []Resource, enrich func([]Resource) ([]Resource, error), encode func(Resource) []byte) error {
 	start := q.startIndex - 1
 	if q.cursor {
 		// Cursor paging over an in-memory result: the cursor is the last id.
@@ -379,7 +389,7 @@ func (s *Server) writeSliceFor(w http.ResponseWriter, r *http.Request, rt *schem
 			return err
 		}
 	}
-	items, err := s.fitPage(rt, q.proj, window)
+	items, err := s.fitPage(rt, q.proj, window, encode)
 	if err != nil {
 		return err
 	}
@@ -407,11 +417,12 @@ func indexEquality(q query) (filter.Equality, bool) {
 // pageAll serves an unfiltered, unsorted page of a resource type. The total
 // comes from the tenant's counter item; the page starts from the cursor the
 // previous page saved (or from an RFC 9865 cursor), so an import of N
-// resources reads O(N) items in total.
+// resources reads O(N) items in total. render returns the page's resources
+// and, optionally, their encoder (see fitPage).
 func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, key string,
 	start func(ctx context.Context, tenant, query string, offset int) (store.PageStart, error),
 	list func(ctx context.Context, tenant, after string, n int) ([]T, string, error),
-	render func([]T) ([]Resource, error),
+	render func([]T) ([]Resource, func(Resource) []byte, error),
 	rt *schema.ResourceType,
 ) error {
 	ctx, tenant := r.Context(), tenantOf(r)
@@ -462,11 +473,11 @@ func pageAll[T any](s *Server, w http.ResponseWriter, r *http.Request, q query, 
 	if err != nil {
 		return err
 	}
-	rs, err := render(items)
+	rs, encode, err := render(items)
 	if err != nil {
 		return err
 	}
-	out, err := s.fitPage(rt, q.proj, rs)
+	out, err := s.fitPage(rt, q.proj, rs, encode)
 	if err != nil {
 		return err
 	}

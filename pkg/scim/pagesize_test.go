@@ -136,7 +136,7 @@ func TestFitPageAtLambdaSize(t *testing.T) {
 		for i := range 22 {
 			rs = append(rs, Resource{"id": fmt.Sprint(i), "userName": fmt.Sprintf("u%d@x", i), "title": strings.Repeat(fill, 290<<10)})
 		}
-		page, err := s.fitPage(rt, projection{}, rs)
+		page, err := s.fitPage(rt, projection{}, rs, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

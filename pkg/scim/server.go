@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/scimless/scimless/pkg/auth"
@@ -86,7 +87,11 @@ type Server struct {
 	timeout  time.Duration
 	tenants  *tenants
 	noAudit  bool
-	limiter  ratelimit.Limiter
+	// workers run the handlers, calls are the runs' reusable state (see
+	// withTimeout).
+	workers *workers
+	calls   sync.Pool
+	limiter ratelimit.Limiter
 	// maxResponse is MaxResponseBytes (lowered by tests).
 	maxResponse int
 }
@@ -109,6 +114,7 @@ func New(cfg Config) *Server {
 	}
 	s.tenants = &tenants{store: cfg.Store, now: s.now, m: map[string]cachedTenant{}}
 	s.noAudit = cfg.NoAudit
+	s.workers = newWorkers()
 	s.limiter = cfg.Limiter
 	s.maxResponse = MaxResponseBytes
 	s.mux = s.routes()
@@ -212,7 +218,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (auth.Principal, 
 	if r.ContentLength > MaxBodyBytes {
 		return p, r, scimerr.New(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", MaxBodyBytes)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	}
 	return p, r, nil
 }
 
@@ -249,12 +257,16 @@ func canonicalPath(p string) string {
 		return Prefix + p[len(Prefix):]
 	}
 	seg, tail, hasTail := strings.Cut(rest, "/")
-	out := Prefix + "/" + canonicalEndpoint(seg)
+	canonSeg, canonTail := canonicalEndpoint(seg), tail
+	if hasTail && strings.EqualFold(tail, ".search") {
+		canonTail = ".search"
+	}
+	if p[:len(Prefix)] == Prefix && canonSeg == seg && canonTail == tail {
+		return p // already canonical, as clients almost always send it
+	}
+	out := Prefix + "/" + canonSeg
 	if hasTail {
-		if strings.EqualFold(tail, ".search") {
-			tail = ".search"
-		}
-		out += "/" + tail
+		out += "/" + canonTail
 	}
 	return out
 }

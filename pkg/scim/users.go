@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/scimless/scimless/pkg/jsonstr"
@@ -445,13 +446,23 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 		evalQ.proj = projection{exclude: map[string]bool{"groups": true}}
 	}
 	byID := map[string]*store.User{}
+	// Okta's and Entra's existence checks (userName eq "…") with no sorting
+	// or attribute selection: the filter tests only id and userName, which
+	// the stored user holds as its document does, and a user in no group is
+	// written as stored (see encode below), so its document is never decoded.
+	asStored := q.sortBy == "" && q.proj.include == nil && q.proj.exclude == nil && s.viewOf(r).plainUsers && testsOnly(q, "id", "userName")
 	consider := func(u *store.User) error {
 		byID[u.ID] = u
-		rs, err := s.userResources(r, evalQ, []*store.User{u})
-		if err != nil {
-			return err
+		var res Resource
+		if asStored && len(u.Groups) == 0 {
+			res = Resource{"id": u.ID, "userName": u.UserName}
+		} else {
+			rs, err := s.userResources(r, evalQ, []*store.User{u})
+			if err != nil {
+				return err
+			}
+			res = rs[0]
 		}
-		res := rs[0]
 		if q.filter == nil || q.filter.Match(res) {
 			matched = append(matched, res)
 		}
@@ -493,12 +504,44 @@ func (s *Server) serveUserList(w http.ResponseWriter, r *http.Request, q query) 
 			return page, nil
 		}
 		us := make([]*store.User, len(page))
+		grouped := false
 		for i, res := range page {
 			us[i] = byID[res["id"].(string)]
+			grouped = grouped || len(us[i].Groups) > 0
+		}
+		if !grouped {
+			return page, nil // rendered with groups, they would be the same
 		}
 		return s.userResources(r, q, us)
 	}
-	return s.writeSliceFor(w, r, s.viewOf(r).users, q, matched, enrich)
+	var encode func(Resource) []byte
+	if q.proj.include == nil && q.proj.exclude == nil && s.viewOf(r).plainUsers {
+		// A user in no group is written as stored, as GET /Users/{id}
+		// writes it, rather than encoding the resource rendered for the
+		// filter.
+		rt, base := s.viewOf(r).users, s.base(r)
+		encode = func(res Resource) []byte {
+			id, _ := res["id"].(string)
+			if u := byID[id]; u != nil && len(u.Groups) == 0 {
+				return appendUserJSON(make([]byte, 0, len(u.Doc)+512), rt, base, u, nil)
+			}
+			return nil
+		}
+	}
+	return s.writeSliceFor(w, r, s.viewOf(r).users, q, matched, enrich, encode)
+}
+
+// testsOnly reports whether q's filter tests no attribute but attrs.
+func testsOnly(q query, attrs ...string) bool {
+	if q.filter == nil {
+		return false
+	}
+	for _, a := range q.filter.Attrs() {
+		if !slices.Contains(attrs, a) {
+			return false
+		}
+	}
+	return true
 }
 
 // pageAllUsers serves an unfiltered page of users.
@@ -508,8 +551,39 @@ func (s *Server) pageAllUsers(w http.ResponseWriter, r *http.Request, q query) e
 			p, err := s.store.ListUsers(ctx, tenant, after, n)
 			return p.Users, p.Last, err
 		},
-		func(us []*store.User) ([]Resource, error) { return s.userResources(r, q, us) },
+		func(us []*store.User) ([]Resource, func(Resource) []byte, error) { return s.userPage(r, q, us) },
 		s.viewOf(r).users)
+}
+
+// userPage renders a page of users. In their default representation (no
+// attribute selection) each user is written as stored, with its groups, as
+// GET /Users/{id} writes it: the resources returned then only carry the
+// users' ids, for the encoder returned with them.
+func (s *Server) userPage(r *http.Request, q query, us []*store.User) ([]Resource, func(Resource) []byte, error) {
+	v := s.viewOf(r)
+	if q.proj.include != nil || q.proj.exclude != nil || !v.plainUsers {
+		rs, err := s.userResources(r, q, us)
+		return rs, nil, err
+	}
+	groups, err := s.userGroups(r, q, us)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs := make([]Resource, len(us))
+	byID := make(map[string]*store.User, len(us))
+	for i, u := range us {
+		rs[i] = Resource{"id": u.ID}
+		byID[u.ID] = u
+	}
+	base := s.base(r)
+	return rs, func(res Resource) []byte {
+		id, _ := res["id"].(string)
+		u := byID[id]
+		if u == nil {
+			return nil
+		}
+		return appendUserJSON(make([]byte, 0, len(u.Doc)+512), v.users, base, u, groups)
+	}, nil
 }
 
 // userResources renders users with their groups. The display names of all

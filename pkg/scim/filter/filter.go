@@ -138,6 +138,42 @@ func (f *Filter) String() string {
 	return b.String()
 }
 
+// Attrs returns the canonical paths (as schema.Ref.String writes them) of
+// the attributes the filter tests, in the order written, each as often as it
+// is tested: a value path emails[type eq "work"] gives "emails" and
+// "emails.type". A resource that holds these attributes as a full resource
+// would is matched by the filter as the full resource is.
+func (f *Filter) Attrs() []string {
+	if f == nil {
+		return nil
+	}
+	var out []string
+	var walk func(n node)
+	walk = func(n node) {
+		switch x := n.(type) {
+		case andNode:
+			for _, y := range x {
+				walk(y)
+			}
+		case orNode:
+			for _, y := range x {
+				walk(y)
+			}
+		case *notNode:
+			walk(x.n)
+		case *valuePathNode:
+			out = append(out, x.ref.String())
+			walk(x.inner)
+		case *cmpNode:
+			out = append(out, x.ref.String())
+		default:
+			out = append(out, "") // a node this list does not know: no attribute names it
+		}
+	}
+	walk(f.root)
+	return out
+}
+
 // Equality is an equality constraint on a string attribute that a store can
 // serve from an index.
 type Equality struct {

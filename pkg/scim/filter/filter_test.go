@@ -1034,3 +1034,27 @@ func TestBareWords(t *testing.T) {
 		}
 	}
 }
+
+// TestAttrs: the attributes a filter tests, in canonical spelling.
+func TestAttrs(t *testing.T) {
+	rt := schema.UserResourceType()
+	for _, tc := range []struct {
+		filter string
+		want   []string
+	}{
+		{`userName eq "a"`, []string{"userName"}},
+		{`USERNAME Eq "a" and id eq "x"`, []string{"userName", "id"}},
+		{`not (userName eq "a") or active eq true`, []string{"userName", "active"}},
+		{`emails[type eq "work" and value co "@x"]`, []string{"emails", "emails.type", "emails.value"}},
+		{`name.givenName sw "A"`, []string{"name.givenName"}},
+		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "1"`, []string{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"}},
+	} {
+		f, err := Parse(rt, tc.filter)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.filter, err)
+		}
+		if got := f.Attrs(); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: Attrs %q, want %q", tc.filter, got, tc.want)
+		}
+	}
+}
