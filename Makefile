@@ -89,6 +89,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePrivateKey$$' -fuzztime $(FUZZTIME) ./pkg/xaas/okta
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyAssertion$$' -fuzztime $(FUZZTIME) ./pkg/xaas/oktafake
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeUpload$$' -fuzztime $(FUZZTIME) ./pkg/xaas/oktafake
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeItem$$' -fuzztime $(FUZZTIME) ./pkg/localdb
+	$(GO) test -run '^$$' -fuzz '^FuzzExpressions$$' -fuzztime $(FUZZTIME) ./pkg/localdb
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeGetItem$$' -fuzztime $(FUZZTIME) ./pkg/localdb
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckText$$' -fuzztime $(FUZZTIME) ./pkg/scim
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSearchBody$$' -fuzztime $(FUZZTIME) ./pkg/scim
+	$(GO) test -run '^$$' -fuzz '^FuzzClientKey$$' -fuzztime $(FUZZTIME) ./pkg/auth
+	$(GO) test -run '^$$' -fuzz '^FuzzQuotedLen$$' -fuzztime $(FUZZTIME) ./pkg/jsonstr
+	$(GO) test -run '^$$' -fuzz '^FuzzParseServerError$$' -fuzztime $(FUZZTIME) ./cmd/scimless
 
 ## synth: build the Lambdas for linux/arm64 and write cdk.out/ (STAGE=dev|prod); cdk-nag findings fail it
 synth:
