@@ -95,41 +95,56 @@ func (d *avDecoder) str() (string, error) {
 	return "", errAVSyntax
 }
 
-// object reads {"name": value, ...}.
-func (d *avDecoder) object() (map[string]value, error) {
+// members reads {"name": member, ...}, calling member for each name with
+// the decoder at the member's value.
+func (d *avDecoder) members(member func(name string) error) error {
 	if err := d.expect('{'); err != nil {
-		return nil, err
+		return err
 	}
-	m := map[string]value{}
 	d.ws()
 	if d.peek() == '}' {
 		d.i++
-		return m, nil
+		return nil
 	}
 	for {
 		k, err := d.str()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := d.expect(':'); err != nil {
-			return nil, err
+			return err
 		}
-		v, err := d.value()
-		if err != nil {
-			return nil, err
+		if err := member(k); err != nil {
+			return err
 		}
-		m[k] = v
 		d.ws()
 		switch d.peek() {
 		case ',':
 			d.i++
 		case '}':
 			d.i++
-			return m, nil
+			return nil
 		default:
-			return nil, errAVSyntax
+			return errAVSyntax
 		}
 	}
+}
+
+// object reads {"name": value, ...}.
+func (d *avDecoder) object() (map[string]value, error) { return objectOf(d, d.value) }
+
+// objectOf reads {"name": member, ...}, each member read by read.
+func objectOf[V any](d *avDecoder, read func() (V, error)) (map[string]V, error) {
+	m := map[string]V{}
+	err := d.members(func(k string) error {
+		v, err := read()
+		m[k] = v
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // value reads one attribute value {"T": ...}.
@@ -358,41 +373,7 @@ func (d *avDecoder) rawKey() (k []byte, ok bool) {
 }
 
 // stringMap reads {"name": "string", ...}.
-func (d *avDecoder) stringMap() (map[string]string, error) {
-	if err := d.expect('{'); err != nil {
-		return nil, err
-	}
-	m := map[string]string{}
-	d.ws()
-	if d.peek() == '}' {
-		d.i++
-		return m, nil
-	}
-	for {
-		k, err := d.str()
-		if err != nil {
-			return nil, err
-		}
-		if err := d.expect(':'); err != nil {
-			return nil, err
-		}
-		v, err := d.str()
-		if err != nil {
-			return nil, err
-		}
-		m[k] = v
-		d.ws()
-		switch d.peek() {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return m, nil
-		default:
-			return nil, errAVSyntax
-		}
-	}
-}
+func (d *avDecoder) stringMap() (map[string]string, error) { return objectOf(d, d.str) }
 
 // getItemRequest is a GetItem request.
 type getItemRequest struct {
