@@ -27,22 +27,26 @@ type streamInvokeResult struct {
 	Stats consumer.Stats `json:"stats"`
 }
 
-// isStreamEvent reports whether raw is a batch of DynamoDB stream records,
-// as Lambda hands it to the events function.
-func isStreamEvent(raw []byte) bool {
+// recordsSource returns the eventSource of the first record of a batch
+// Lambda hands to a function ("aws:dynamodb", "aws:sqs"), or "" when raw is
+// not such a batch.
+func recordsSource(raw []byte) string {
 	var probe struct {
 		Records []struct {
 			EventSource string `json:"eventSource"`
 		} `json:"Records"`
 	}
-	return json.Unmarshal(raw, &probe) == nil && len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:dynamodb"
+	if json.Unmarshal(raw, &probe) != nil || len(probe.Records) == 0 {
+		return ""
+	}
+	return probe.Records[0].EventSource
 }
 
 // streamInvoke runs a table stream batch through the events function's
 // handler against the table of tf (a fresh embedded one by default), as
 // `sam local invoke` would: ok is false when raw is not a stream batch.
 func streamInvoke(ctx context.Context, tf *tableFlags, raw []byte, logw io.Writer) (res streamInvokeResult, ok bool, err error) {
-	if !isStreamEvent(raw) {
+	if recordsSource(raw) != "aws:dynamodb" {
 		return res, false, nil
 	}
 	var ev lambdaevents.DynamoDBEvent
@@ -68,23 +72,12 @@ type queueInvokeResult struct {
 	Visibility map[string]int32              `json:"visibility"`
 }
 
-// isQueueEvent reports whether raw is a batch of SQS messages, as Lambda
-// hands it to the webhooks function.
-func isQueueEvent(raw []byte) bool {
-	var probe struct {
-		Records []struct {
-			EventSource string `json:"eventSource"`
-		} `json:"Records"`
-	}
-	return json.Unmarshal(raw, &probe) == nil && len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs"
-}
-
 // queueInvoke runs an SQS batch of delivery jobs through the webhooks
 // function's handler against the table of tf, under the policy of the local
 // run (any http(s) receiver): ok is false when raw is not an SQS batch. The
 // queue's visibility changes are recorded, not sent.
 func queueInvoke(ctx context.Context, tf *tableFlags, raw []byte, logw io.Writer) (res queueInvokeResult, ok bool, err error) {
-	if !isQueueEvent(raw) {
+	if recordsSource(raw) != "aws:sqs" {
 		return res, false, nil
 	}
 	var ev lambdaevents.SQSEvent

@@ -7,9 +7,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// ImageFromSDK converts an item as the DynamoDB SDK returns it (GetItem, or
-// a DynamoDB Streams GetRecords image) into the stream-record image that a
-// Lambda receives, so records read in-process feed Derive like Lambda's do.
+// ImageFromSDK converts an item as the DynamoDB SDK returns it (GetItem)
+// into the stream-record image that a Lambda receives, so records built
+// in-process feed Derive like Lambda's do. (The DynamoDB Streams SDK has
+// its own attribute value types; package stream converts those.)
 func ImageFromSDK(item map[string]types.AttributeValue) (Image, error) {
 	if item == nil {
 		return nil, nil

@@ -133,6 +133,28 @@ func (d *avDecoder) members(member func(name string) error) error {
 // object reads {"name": value, ...}.
 func (d *avDecoder) object() (map[string]value, error) { return objectOf(d, d.value) }
 
+// set reads a set of kind k (type name typ): a non-empty list of strings,
+// each converted by conv when it is not nil. empty is DynamoDB's message
+// for an empty set of that type.
+func (d *avDecoder) set(k kind, typ, empty string, conv func(string) (string, error)) (value, error) {
+	l, err := d.strings()
+	if err != nil {
+		return value{}, err
+	}
+	if len(l) == 0 {
+		return value{}, validationf("One or more parameter values were invalid: %s", empty)
+	}
+	if conv != nil {
+		for i, x := range l {
+			if l[i], err = conv(x); err != nil {
+				return value{}, err
+			}
+		}
+	}
+	s, err := newSet(l, typ)
+	return value{k: k, c: s}, err
+}
+
 // objectOf reads {"name": member, ...}, each member read by read.
 func objectOf[V any](d *avDecoder, read func() (V, error)) (map[string]V, error) {
 	m := map[string]V{}
@@ -279,45 +301,11 @@ func (d *avDecoder) typed(typ string) (value, error) {
 		}
 		return value{k: kNULL, b: true}, err
 	case "SS":
-		l, err := d.strings()
-		if err != nil {
-			return value{}, err
-		}
-		if len(l) == 0 {
-			return value{}, validationf("One or more parameter values were invalid: An string set  may not be empty")
-		}
-		s, err := newSet(l, "SS")
-		return value{k: kSS, c: s}, err
+		return d.set(kSS, "SS", "An string set  may not be empty", nil)
 	case "NS":
-		l, err := d.strings()
-		if err != nil {
-			return value{}, err
-		}
-		if len(l) == 0 {
-			return value{}, validationf("One or more parameter values were invalid: An number set  may not be empty")
-		}
-		for i, x := range l {
-			if l[i], err = canonicalNumber(x); err != nil {
-				return value{}, err
-			}
-		}
-		s, err := newSet(l, "NS")
-		return value{k: kNS, c: s}, err
+		return d.set(kNS, "NS", "An number set  may not be empty", canonicalNumber)
 	case "BS":
-		l, err := d.strings()
-		if err != nil {
-			return value{}, err
-		}
-		if len(l) == 0 {
-			return value{}, validationf("One or more parameter values were invalid: Binary sets should not be empty")
-		}
-		for i, x := range l {
-			if l[i], err = decodeB64(x); err != nil {
-				return value{}, err
-			}
-		}
-		s, err := newSet(l, "BS")
-		return value{k: kBS, c: s}, err
+		return d.set(kBS, "BS", "Binary sets should not be empty", decodeB64)
 	case "L":
 		if err := d.expect('['); err != nil {
 			return value{}, err

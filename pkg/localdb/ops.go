@@ -91,19 +91,41 @@ func returnValues(rv string, allowed ...string) error {
 	return validationf("ReturnValues can only be ALL_OLD or NONE")
 }
 
+// legacyExpected is the legacy Expected parameter of PutItem and
+// DeleteItem, which the engine refuses.
+type legacyExpected struct {
+	Expected json.RawMessage
+}
+
+func (l legacyExpected) check() error {
+	if l.Expected != nil {
+		return validationf("The legacy Expected parameter is not supported by the embedded engine; use ConditionExpression")
+	}
+	return nil
+}
+
+// allOld is the answer of a write asked for ReturnValues rv that replaced
+// or deleted old (nil: there was none).
+func allOld(rv string, old item) any {
+	if rv == "ALL_OLD" && old != nil {
+		return map[string]item{"Attributes": old}
+	}
+	return struct{}{}
+}
+
 func (e *Engine) putItem(body []byte) (any, error) {
 	var req struct {
 		TableName string
 		Item      item
 		exprInput
 		ReturnValues string
-		Expected     json.RawMessage
+		legacyExpected
 	}
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	if req.Expected != nil {
-		return nil, validationf("The legacy Expected parameter is not supported by the embedded engine; use ConditionExpression")
+	if err := req.check(); err != nil {
+		return nil, err
 	}
 	if err := returnValues(req.ReturnValues, "ALL_OLD"); err != nil {
 		return nil, err
@@ -115,10 +137,7 @@ func (e *Engine) putItem(body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if req.ReturnValues == "ALL_OLD" && old != nil {
-		return map[string]item{"Attributes": old}, nil
-	}
-	return struct{}{}, nil
+	return allOld(req.ReturnValues, old), nil
 }
 
 func (e *Engine) deleteItem(body []byte) (any, error) {
@@ -127,13 +146,13 @@ func (e *Engine) deleteItem(body []byte) (any, error) {
 		Key       item
 		exprInput
 		ReturnValues string
-		Expected     json.RawMessage
+		legacyExpected
 	}
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	if req.Expected != nil {
-		return nil, validationf("The legacy Expected parameter is not supported by the embedded engine; use ConditionExpression")
+	if err := req.check(); err != nil {
+		return nil, err
 	}
 	if err := returnValues(req.ReturnValues, "ALL_OLD"); err != nil {
 		return nil, err
@@ -144,10 +163,7 @@ func (e *Engine) deleteItem(body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if req.ReturnValues == "ALL_OLD" && old != nil {
-		return map[string]item{"Attributes": old}, nil
-	}
-	return struct{}{}, nil
+	return allOld(req.ReturnValues, old), nil
 }
 
 func (e *Engine) updateItem(body []byte) (any, error) {
